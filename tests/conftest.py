@@ -1,0 +1,56 @@
+"""Shared test plumbing: every ``async def`` test runs once on asyncio and once on uvloop.
+
+No plugin is needed: coroutine tests are parametrised over ``loop_kind`` and run in
+a fresh ``asyncio.Runner`` with the matching loop factory, bounded by a timeout so a
+wedged test fails instead of hanging the suite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+LOOP_KINDS = ("asyncio", "uvloop")
+ASYNC_TEST_TIMEOUT_S = 60.0
+
+
+def loop_factory(kind: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    if kind == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop  # type: ignore[no-any-return]
+    return asyncio.new_event_loop
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if inspect.iscoroutinefunction(metafunc.function) and "loop_kind" not in metafunc.fixturenames:
+        metafunc.fixturenames.append("loop_kind")
+        metafunc.parametrize("loop_kind", LOOP_KINDS)
+
+
+@pytest.fixture
+def loop_kind(request: pytest.FixtureRequest) -> str:
+    """The event loop an async test runs on (parametrised: asyncio, uvloop)."""
+    return str(request.param)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
+    func = pyfuncitem.obj
+    if not inspect.iscoroutinefunction(func):
+        return None
+    kind = pyfuncitem.callspec.params["loop_kind"]
+    wanted = pyfuncitem._fixtureinfo.argnames
+    kwargs: dict[str, Any] = {name: pyfuncitem.funcargs[name] for name in wanted}
+
+    async def bounded() -> None:
+        async with asyncio.timeout(ASYNC_TEST_TIMEOUT_S):
+            await func(**kwargs)
+
+    with asyncio.Runner(loop_factory=loop_factory(kind)) as runner:
+        runner.run(bounded())
+    return True
