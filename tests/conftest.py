@@ -27,9 +27,11 @@ def loop_factory(kind: str) -> Callable[[], asyncio.AbstractEventLoop]:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if inspect.iscoroutinefunction(metafunc.function) and "loop_kind" not in metafunc.fixturenames:
+    if not inspect.iscoroutinefunction(metafunc.function):
+        return
+    if "loop_kind" not in metafunc.fixturenames:
         metafunc.fixturenames.append("loop_kind")
-        metafunc.parametrize("loop_kind", LOOP_KINDS)
+    metafunc.parametrize("loop_kind", LOOP_KINDS)
 
 
 @pytest.fixture
