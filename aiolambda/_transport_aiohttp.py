@@ -1,0 +1,126 @@
+"""The selectable transport (``AIOLAMBDA_TRANSPORT=aiohttp``): one ``aiohttp.ClientSession``.
+
+Imported only when chosen: ``import aiohttp`` costs ~0.2 s at cold start. The session
+keeps one pooled connection, never times out (``/next`` may span a freeze) and sends no
+headers of its own beyond ``Host``, ``User-Agent`` and ``Content-Length``. Every aiohttp
+exception is translated to :class:`aiolambda._transport.TransportError` here.
+
+aiohttp cannot send request trailers, so :meth:`AiohttpConnection.request_streaming`
+raises ``NotImplementedError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+
+from aiolambda import __version__
+from aiolambda._http import HttpResponse, check_request
+from aiolambda._transport import TransportError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterable, Callable, Sequence
+
+_USER_AGENT = f"aiolambda/{__version__}"
+# aiohttp would otherwise add Accept, Accept-Encoding and a Content-Type guess.
+_SKIP_AUTO_HEADERS = ("Accept", "Accept-Encoding", "Content-Type", "User-Agent")
+
+
+class AiohttpConnection:
+    """A :class:`aiolambda._transport.Connection` on ``aiohttp.ClientSession``."""
+
+    __slots__ = ("_base", "_busy", "_session", "_sock")
+
+    def __init__(self, host: str, port: int) -> None:
+        self._base = f"http://{host}:{port}"
+        self._session: aiohttp.ClientSession | None = None
+        self._busy = False
+        # The socket of the last request's connection (for tests of socket options).
+        self._sock: Any = None
+
+    def _open_session(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(limit=1, force_close=False, ssl=False)
+        return aiohttp.ClientSession(
+            connector=connector,
+            # aiohttp's default total timeout is 300 s; /next may block far longer.
+            timeout=aiohttp.ClientTimeout(
+                total=None, connect=None, sock_read=None, sock_connect=None
+            ),
+            auto_decompress=False,
+            skip_auto_headers=_SKIP_AUTO_HEADERS,
+            headers={"User-Agent": _USER_AGENT},
+        )
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        headers: Sequence[tuple[str, str]] = (),
+    ) -> HttpResponse:
+        """Send one request and return the complete response (see ``Connection``)."""
+        if self._busy:
+            raise RuntimeError("concurrent request() calls on one Connection")
+        check_request(method, path, headers)
+        self._busy = True
+        try:
+            session = self._session
+            if session is None or session.closed:
+                session = self._session = self._open_session()
+            data = None if method == "GET" and not body else body
+            try:
+                async with session.request(
+                    method, self._base + path, data=data, headers=list(headers)
+                ) as response:
+                    payload = await response.read()
+                    connection = response.connection
+                    if connection is not None and connection.transport is not None:
+                        self._sock = connection.transport.get_extra_info("socket")
+                    joined: dict[str, str] = {}
+                    for name, value in response.headers.items():
+                        key = name.lower()
+                        previous = joined.get(key)
+                        joined[key] = value if previous is None else f"{previous}, {value}"
+                    return HttpResponse(response.status, joined, payload)
+            except aiohttp.ClientConnectorError as exc:
+                await self._reset()
+                raise TransportError(
+                    f"cannot connect to the Runtime API at {self._base}: {exc.strerror or exc}",
+                    sent=False,
+                ) from exc
+            except (aiohttp.ClientError, OSError, ValueError) as exc:
+                await self._reset()
+                raise TransportError(
+                    f"Runtime API request failed: {type(exc).__name__}: {exc}", sent=True
+                ) from exc
+            except asyncio.CancelledError:
+                await asyncio.shield(self._reset())
+                raise
+        finally:
+            self._busy = False
+
+    async def request_streaming(
+        self,
+        method: str,
+        path: str,
+        headers: Sequence[tuple[str, str]],
+        chunks: AsyncIterable[bytes],
+        trailers: Callable[[], Sequence[tuple[str, str]]],
+    ) -> HttpResponse:
+        """Not supported: aiohttp always ends a chunked body without trailers."""
+        raise NotImplementedError(
+            "the aiohttp transport cannot send HTTP trailers; use the lean transport"
+        )
+
+    async def close(self) -> None:
+        """Close the session and its connection."""
+        await self._reset()
+
+    async def _reset(self) -> None:
+        # A failed exchange may leave a half-read connection in the pool: start afresh.
+        session = self._session
+        self._session = None
+        if session is not None and not session.closed:
+            await session.close()
