@@ -1,0 +1,608 @@
+"""Build the aiolambda Lambda layer: one deterministic zip per (Python, architecture).
+
+The zip holds the exec wrapper at its root (``/opt/aiolambda`` once deployed) and,
+under ``python/lib/pythonX.Y/site-packages/``, aiolambda plus its dependencies
+taken from manylinux wheels for the target interpreter and CPU. Nothing here runs
+on Lambda: the builder is imported only by ``aiolambda layer build``.
+
+Steps, in order: resolve wheels with ``pip download`` (cross-platform flags, so
+any host can build for any target), unpack them without running any installer
+code, prune what the runtime never reads, strip shared objects when a strip tool
+for the target's machine is present, check Lambda's size limits, and write the
+zip with sorted entries, fixed timestamps and fixed modes to a temporary file
+that is renamed into place only when everything succeeded.
+
+See: https://docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import platform
+import re
+import secrets
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator, Sequence
+
+DIST_NAME: Final = "aiolambda"
+WRAPPER_NAME: Final = "aiolambda"  # the wrapper's name at the layer root: /opt/aiolambda
+WRAPPER_PATH: Final = f"/opt/{WRAPPER_NAME}"
+EXEC_WRAPPER_ENV: Final = "AWS_LAMBDA_EXEC_WRAPPER"
+
+# Lambda's limits for a layer uploaded directly (not through S3) and for a function
+# with all its layers unpacked. See:
+# https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html
+MAX_ZIPPED_BYTES: Final = 50 * 1024 * 1024
+MAX_UNZIPPED_BYTES: Final = 250 * 1024 * 1024
+
+# The glibc each managed runtime's OS provides: python3.11 runs on Amazon Linux 2
+# (glibc 2.26), python3.12 and later on Amazon Linux 2023 (glibc 2.34). A wheel
+# tagged manylinux_2_N loads when N is at most that.
+# See: https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtimes.html
+PYTHON_GLIBC: Final[dict[str, tuple[int, int]]] = {
+    "3.11": (2, 26),
+    "3.12": (2, 34),
+    "3.13": (2, 34),
+    "3.14": (2, 34),
+}
+# Lambda's architecture name -> the machine name in wheel tags and ELF headers.
+ARCH_MACHINE: Final[dict[str, str]] = {"x86_64": "x86_64", "arm64": "aarch64"}
+_ARCH_ALIASES: Final = {"amd64": "x86_64", "aarch64": "arm64"}
+
+_ELF_MACHINE: Final = {62: "x86_64", 183: "aarch64"}  # e_machine values
+_FIXED_DATE: Final = (1980, 1, 1, 0, 0, 0)  # the earliest timestamp a zip can hold
+_PRUNED_SUFFIXES: Final = frozenset({".pyc", ".pyo", ".pyx", ".pxd", ".pxi", ".c", ".h"})
+_PRUNED_DIRS: Final = frozenset({"__pycache__", "tests"})
+_SKIPPED_DATA_DIRS: Final = frozenset({"scripts", "headers", "data"})
+
+
+class LayerError(Exception):
+    """A layer build failed; ``str(error)`` is the one message to show the user.
+
+    No zip is left behind when this is raised. ``exit_code`` is 2 for bad input or
+    an environment that cannot build the layer, 1 for anything unexpected.
+    """
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A managed Lambda runtime to build for: Python ``X.Y`` on ``x86_64`` or ``arm64``."""
+
+    python: str
+    arch: str
+
+    @classmethod
+    def parse(cls, python: str, arch: str) -> Target:
+        """Validate user input (``"3.12"``, ``"arm64"``) into a target, or raise LayerError."""
+        version = python.removeprefix("python")
+        if version not in PYTHON_GLIBC:
+            known = ", ".join(PYTHON_GLIBC)
+            raise LayerError(f"unsupported Python version {python!r}: choose one of {known}")
+        canonical = _ARCH_ALIASES.get(arch, arch)
+        if canonical not in ARCH_MACHINE:
+            known = ", ".join(ARCH_MACHINE)
+            raise LayerError(f"unsupported architecture {arch!r}: choose one of {known}")
+        return cls(version, canonical)
+
+    @classmethod
+    def host(cls) -> Target:
+        """The target matching the running interpreter and CPU (falls back to 3.12/x86_64)."""
+        version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        machine = platform.machine().lower()
+        arch = _ARCH_ALIASES.get(machine, machine)
+        return cls(
+            version if version in PYTHON_GLIBC else "3.12",
+            arch if arch in ARCH_MACHINE else "x86_64",
+        )
+
+    @property
+    def runtime(self) -> str:
+        """Lambda's runtime identifier, e.g. ``python3.12``."""
+        return f"python{self.python}"
+
+    @property
+    def machine(self) -> str:
+        """The CPU name used in wheel tags and ELF headers (``x86_64``, ``aarch64``)."""
+        return ARCH_MACHINE[self.arch]
+
+    @property
+    def site_packages(self) -> str:
+        """Where the packages go inside the zip; Lambda unpacks it under ``/opt``."""
+        return f"python/lib/python{self.python}/site-packages"
+
+    def platform_tags(self) -> list[str]:
+        """Every manylinux tag whose wheels load on this runtime, newest first."""
+        major, newest = PYTHON_GLIBC[self.python]
+        tags = [f"manylinux_{major}_{minor}_{self.machine}" for minor in range(newest, 16, -1)]
+        return [*tags, f"manylinux2014_{self.machine}"]
+
+    def marker_environment(self) -> dict[str, str]:
+        """PEP 508 marker values as they are on the Lambda runtime (for filtering deps)."""
+        full = f"{self.python}.0"
+        return {
+            "implementation_name": "cpython",
+            "implementation_version": full,
+            "os_name": "posix",
+            "platform_machine": self.machine,
+            "platform_python_implementation": "CPython",
+            "platform_system": "Linux",
+            "python_full_version": full,
+            "python_version": self.python,
+            "sys_platform": "linux",
+            "extra": "",
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Size limits checked before a zip is kept (Lambda's by default)."""
+
+    max_zipped_bytes: int = MAX_ZIPPED_BYTES
+    max_unzipped_bytes: int = MAX_UNZIPPED_BYTES
+
+
+@dataclass(frozen=True, slots=True)
+class LayerBuild:
+    """What ``build_layer`` produced: the zip, its sizes and the wheels inside."""
+
+    path: Path
+    target: Target
+    version: str
+    zipped_bytes: int
+    unzipped_bytes: int
+    sha256: str
+    wheels: tuple[str, ...]
+    stripped: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def layer_name(self) -> str:
+        """A layer name in Powertools' style: ``aiolambda-python312-x86_64``."""
+        return f"aiolambda-{self.target.runtime.replace('.', '')}-{self.target.arch}"
+
+
+def _silent(message: str) -> None:
+    del message
+
+
+def build_layer(
+    target: Target,
+    output_dir: Path,
+    *,
+    extra_requirements: Sequence[str] = (),
+    index_url: str | None = None,
+    strip: bool = True,
+    limits: Limits = Limits(),
+    progress: Callable[[str], None] = _silent,
+) -> LayerBuild:
+    """Build the layer zip for ``target`` into ``output_dir`` and return what was built.
+
+    ``extra_requirements`` are more PEP 508 requirements to ship in the same layer
+    (for example ``aws-lambda-powertools``). ``index_url`` replaces pip's index.
+    Raises LayerError, leaving no zip behind, on any failure.
+    """
+    version = _aiolambda_version()
+    final = output_dir / f"aiolambda-{version}-{target.runtime}-{target.arch}.zip"
+    part = _open_part_file(output_dir, final.name)
+    try:
+        with tempfile.TemporaryDirectory(prefix="aiolambda-layer-") as scratch:
+            wheel_dir = Path(scratch, "wheels")
+            stage = Path(scratch, "layer")
+            site = stage / target.site_packages
+            requirements = [*runtime_requirements(target), *extra_requirements]
+            progress(
+                f"resolving wheels for CPython {target.python} on manylinux {target.machine}: "
+                + ", ".join(requirements)
+            )
+            wheels = download_wheels(target, requirements, wheel_dir, index_url=index_url)
+            progress(f"unpacking {len(wheels)} wheels into {target.site_packages}/")
+            for wheel in wheels:
+                unpack_wheel(wheel, site)
+            progress("adding aiolambda and the exec wrapper")
+            _copy_aiolambda(site, version)
+            wrapper = stage / WRAPPER_NAME
+            wrapper.write_bytes(_wrapper_bytes())
+            stripped: list[str] = []
+            notes: list[str] = []
+            if strip:
+                progress("stripping shared objects")
+                stripped, notes = strip_shared_objects(site, target)
+                for note in notes:
+                    progress(f"note: {note}")
+            unzipped = _tree_size(stage)
+            if unzipped > limits.max_unzipped_bytes:
+                raise LayerError(
+                    f"the layer would unpack to {_mb(unzipped)}, over Lambda's "
+                    f"{_mb(limits.max_unzipped_bytes)} limit for a function and its layers"
+                )
+            progress(f"writing {final.name}")
+            write_deterministic_zip(stage, part)
+        zipped = part.stat().st_size
+        if zipped > limits.max_zipped_bytes:
+            raise LayerError(
+                f"the layer zip is {_mb(zipped)}, over Lambda's {_mb(limits.max_zipped_bytes)} "
+                "limit for a direct upload; drop extra requirements or upload it through S3"
+            )
+        digest = hashlib.sha256(part.read_bytes()).hexdigest()
+        os.replace(part, final)
+    except LayerError:
+        part.unlink(missing_ok=True)
+        raise
+    except OSError as exc:
+        part.unlink(missing_ok=True)
+        raise LayerError(f"layer build failed: {exc}", exit_code=1) from exc
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return LayerBuild(
+        path=final,
+        target=target,
+        version=version,
+        zipped_bytes=zipped,
+        unzipped_bytes=unzipped,
+        sha256=digest,
+        wheels=tuple(sorted(w.name for w in wheels)),
+        stripped=tuple(stripped),
+        notes=tuple(notes),
+    )
+
+
+def _aiolambda_version() -> str:
+    from aiolambda import __version__
+
+    return __version__
+
+
+def _open_part_file(output_dir: Path, final_name: str) -> Path:
+    """Create the temporary zip up front, so an unwritable output fails before any download."""
+    # Not mkstemp: its 0o600 would survive the rename; the zip should get the umask's mode.
+    part = output_dir / f".{final_name}.{os.getpid()}.{secrets.token_hex(4)}.part"
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise LayerError(f"cannot write to output directory {str(output_dir)!r}: {reason}") from exc
+    os.close(fd)
+    return part
+
+
+# -- dependencies ---------------------------------------------------------------------
+
+
+def runtime_requirements(target: Target) -> list[str]:
+    """aiolambda's own runtime dependencies, read from its installed metadata.
+
+    Markers are evaluated for the Lambda target, not for the build host (a Windows
+    host would otherwise drop uvloop); extras such as ``dev`` are left out.
+    """
+    try:
+        declared = importlib.metadata.requires(DIST_NAME) or []
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise LayerError(
+            "aiolambda's package metadata is missing: install it with pip (not by copying files)"
+        ) from exc
+    chosen: list[str] = []
+    for requirement in declared:
+        spec, _, marker = requirement.partition(";")
+        if _marker_holds(marker.strip(), target):
+            chosen.append(spec.strip())
+    return chosen
+
+
+def _marker_holds(marker: str, target: Target) -> bool:
+    if not marker:
+        return True
+    try:
+        from packaging.markers import Marker
+    except ImportError:
+        # packaging is not a dependency of aiolambda; without it, keep every runtime
+        # requirement (Lambda is Linux/CPython, which is what the markers select anyway).
+        return "extra" not in marker
+    return Marker(marker).evaluate(target.marker_environment())
+
+
+def download_wheels(
+    target: Target,
+    requirements: Sequence[str],
+    dest: Path,
+    *,
+    index_url: str | None = None,
+) -> list[Path]:
+    """Download binary wheels (and their dependencies) for ``target`` into ``dest``."""
+    dest.mkdir(parents=True, exist_ok=True)
+    command = [
+        sys.executable, "-m", "pip", "download",
+        "--dest", str(dest),
+        "--only-binary=:all:",
+        "--implementation", "cp",
+        "--python-version", target.python,
+        "--progress-bar", "off",
+        "--disable-pip-version-check",
+        "--no-input",
+    ]  # fmt: skip
+    for tag in target.platform_tags():
+        command += ["--platform", tag]
+    if index_url is not None:
+        command += ["--index-url", index_url]
+    command += list(requirements)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise LayerError(f"cannot run pip: {exc}") from exc
+    if done.returncode != 0:
+        raise LayerError(_explain_pip_failure(target, done.stdout + done.stderr))
+    wheels = sorted(dest.glob("*.whl"))
+    if not wheels:
+        raise LayerError("pip downloaded no wheels")
+    return wheels
+
+
+_NO_MATCH_RE: Final = re.compile(r"No matching distribution found for (\S+)")
+_VERSIONS_RE: Final = re.compile(r"\(from versions: ([^)]*)\)")
+_REACHED_RE: Final = re.compile(
+    r"^(Collecting|Downloading|Using cached|File was already downloaded|Saved) ", re.MULTILINE
+)
+_NETWORK_HINTS: Final = (
+    "NewConnectionError",
+    "Failed to establish a new connection",
+    "Temporary failure in name resolution",
+    "Name or service not known",
+    "Network is unreachable",
+    "ProxyError",
+    "ConnectTimeoutError",
+    "is ignored: it is neither a file nor a directory",
+)
+
+
+def _explain_pip_failure(target: Target, output: str) -> str:
+    """Turn pip's output into one sentence naming the cause."""
+    where = f"CPython {target.python} on {target.arch} (manylinux, {target.machine})"
+    missing = _NO_MATCH_RE.search(output)
+    if missing is None:
+        tail = [line for line in output.splitlines() if line.startswith("ERROR")][-1:]
+        detail = tail[0].removeprefix("ERROR: ") if tail else "see pip's output"
+        return f"pip could not download the wheels for {where}: {detail}"
+    requirement = missing.group(1)
+    versions = _VERSIONS_RE.search(output)
+    listed = versions.group(1).strip() if versions else "none"
+    reached = _REACHED_RE.search(output) is not None or listed != "none"
+    if not reached:
+        hint = next((h for h in _NETWORK_HINTS if h in output), None)
+        why = f" ({hint})" if hint else ""
+        return (
+            f"could not find {requirement} on the package index{why}: check the network "
+            f"connection and --index-url, or {requirement} may have no wheel for {where}"
+        )
+    return (
+        f"no wheel of {requirement} for {where} (versions on the index: {listed}); "
+        "pin a version that publishes manylinux wheels for this target"
+    )
+
+
+# -- staging --------------------------------------------------------------------------
+
+
+def _is_pruned(parts: Sequence[str]) -> bool:
+    if any(part in _PRUNED_DIRS for part in parts[:-1]):
+        return True
+    return PurePosixPath(parts[-1]).suffix in _PRUNED_SUFFIXES
+
+
+def unpack_wheel(wheel: Path, site: Path) -> None:
+    """Unpack one wheel into ``site`` as an installer would, minus scripts and headers.
+
+    No code from the wheel runs. ``<name>.data/purelib`` and ``platlib`` merge into
+    site-packages; ``scripts``, ``headers`` and ``data`` are of no use in a layer.
+    """
+    with zipfile.ZipFile(wheel) as archive:
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            parts = PurePosixPath(info.filename).parts
+            if not parts or parts[0].startswith("/") or ".." in parts:
+                raise LayerError(f"{wheel.name} contains an unsafe path: {info.filename!r}")
+            if parts[0].endswith(".data") and len(parts) > 2:
+                if parts[1] in _SKIPPED_DATA_DIRS:
+                    continue
+                parts = parts[2:]  # purelib/ and platlib/ go to site-packages
+            if _is_pruned(parts):
+                continue
+            destination = site.joinpath(*parts)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(info) as source, destination.open("wb") as sink:
+                shutil.copyfileobj(source, sink)
+
+
+def _copy_aiolambda(site: Path, version: str) -> None:
+    """Copy the installed aiolambda package plus a minimal dist-info for its version."""
+    package = Path(__file__).resolve().parent
+    for path in sorted(package.rglob("*")):
+        relative = path.relative_to(package)
+        if not path.is_file() or _is_pruned(relative.parts):
+            continue
+        destination = site / "aiolambda" / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, destination)
+    dist_info = site / f"aiolambda-{version}.dist-info"
+    dist_info.mkdir(exist_ok=True)
+    try:
+        metadata = importlib.metadata.distribution(DIST_NAME).read_text("METADATA")
+    except importlib.metadata.PackageNotFoundError:
+        metadata = None
+    if not metadata:
+        metadata = f"Metadata-Version: 2.1\nName: aiolambda\nVersion: {version}\n"
+    (dist_info / "METADATA").write_text(metadata, encoding="utf-8")
+    (dist_info / "INSTALLER").write_text("aiolambda layer build\n", encoding="utf-8")
+
+
+def _wrapper_bytes() -> bytes:
+    from importlib.resources import files
+
+    return files("aiolambda").joinpath("_data", "exec-wrapper").read_bytes()
+
+
+def _tree_size(root: Path) -> int:
+    return sum(path.stat().st_size for path in root.rglob("*") if path.is_file())
+
+
+def _mb(size: int) -> str:
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+# -- shared objects -------------------------------------------------------------------
+
+
+def is_shared_object(name: str) -> bool:
+    """True for ``foo.so`` and versioned ``libfoo.so.1.2`` files."""
+    return name.endswith(".so") or ".so." in name
+
+
+def elf_machine(path: Path) -> str | None:
+    """The CPU an ELF file is built for (``x86_64``, ``aarch64``), or None if not ELF."""
+    with path.open("rb") as file:
+        header = file.read(20)
+    if len(header) < 20 or header[:4] != b"\x7fELF":
+        return None
+    code = int.from_bytes(header[18:20], "little" if header[5] == 1 else "big")
+    return _ELF_MACHINE.get(code, f"elf-machine-{code}")
+
+
+def _shared_objects(root: Path) -> Iterator[Path]:
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and is_shared_object(path.name):
+            yield path
+
+
+def find_strip_tool(machine: str) -> str | None:
+    """A strip program that understands ELF files for ``machine``, if one is installed.
+
+    The host's plain ``strip`` only handles its own CPU: GNU strip refuses a foreign
+    ELF, and its generic ``elf64-little`` mode writes a file with no machine type.
+    So a cross-build needs the target's binutils or ``llvm-strip``.
+    """
+    candidates = [f"{machine}-linux-gnu-strip"]
+    host = platform.machine().lower()
+    if sys.platform.startswith("linux") and ARCH_MACHINE.get(_ARCH_ALIASES.get(host, host)) == (
+        machine
+    ):
+        candidates.append("strip")
+    candidates.append("llvm-strip")
+    for name in candidates:
+        found = shutil.which(name)
+        if found is not None:
+            return found
+    return None
+
+
+def strip_shared_objects(root: Path, target: Target) -> tuple[list[str], list[str]]:
+    """Run ``strip --strip-unneeded`` on every shared object under ``root``.
+
+    Returns (the relative paths stripped, notes about what was skipped). A file is
+    replaced only when strip succeeded and the result is still an ELF file for the
+    target's machine, so a failing or foreign strip can never damage the layer.
+    """
+    objects = [p for p in _shared_objects(root) if elf_machine(p) == target.machine]
+    if not objects:
+        return [], []
+    tool = find_strip_tool(target.machine)
+    if tool is None:
+        return [], [
+            f"shared objects left unstripped: no strip tool for {target.machine} on this host "
+            f"(install binutils for {target.machine}-linux-gnu, or llvm, for a smaller layer)"
+        ]
+    stripped: list[str] = []
+    failures: list[str] = []
+    for path in objects:
+        candidate = path.with_name(path.name + ".stripped")
+        done = subprocess.run(
+            [tool, "--strip-unneeded", "-o", str(candidate), str(path)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode == 0 and elf_machine(candidate) == target.machine:
+            os.replace(candidate, path)
+            stripped.append(path.relative_to(root).as_posix())
+        else:
+            candidate.unlink(missing_ok=True)
+            failures.append(path.name)
+    notes = [f"{tool} could not strip: {', '.join(failures)}"] if failures else []
+    return stripped, notes
+
+
+# -- the zip --------------------------------------------------------------------------
+
+
+def zip_mode(arcname: str) -> int:
+    """The permission bits a layer entry gets: executables 0o755, everything else 0o644."""
+    name = arcname.rsplit("/", 1)[-1]
+    if arcname == WRAPPER_NAME or is_shared_object(name):
+        return 0o755
+    return 0o644
+
+
+def _entries(stage: Path) -> Iterable[tuple[str, Path]]:
+    files = (p for p in stage.rglob("*") if p.is_file())
+    return sorted((p.relative_to(stage).as_posix(), p) for p in files)
+
+
+def write_deterministic_zip(stage: Path, destination: Path) -> None:
+    """Zip ``stage`` so that the same files always give the same bytes.
+
+    Entries are sorted, every timestamp is 1980-01-01 and modes are fixed, so the
+    zip depends only on file contents (and on the zlib version compressing them).
+    Python's zipfile drops the exec bit unless the mode is put into the high 16
+    bits of ``external_attr`` with a Unix ``create_system``.
+    """
+    with zipfile.ZipFile(destination, "w") as archive:
+        for arcname, path in _entries(stage):
+            info = zipfile.ZipInfo(arcname, date_time=_FIXED_DATE)
+            info.create_system = 3  # Unix, so unzip honours the mode bits
+            info.external_attr = (stat.S_IFREG | zip_mode(arcname)) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, path.read_bytes(), compresslevel=9)
+
+
+# -- what to run next -----------------------------------------------------------------
+
+
+def deploy_commands(build: LayerBuild, function_name: str = "my-function") -> list[str]:
+    """The AWS CLI commands that publish the layer and attach it to a function."""
+    runtime = build.target.runtime
+    arch = build.target.arch
+    wrapper = f'"Variables={{{EXEC_WRAPPER_ENV}={WRAPPER_PATH}}}"'
+    return [
+        f"LAYER_ARN=$(aws lambda publish-layer-version --layer-name {build.layer_name}"
+        f" --zip-file fileb://{_shell_path(build.path)}"
+        f" --compatible-runtimes {runtime} --compatible-architectures {arch}"
+        " --query LayerVersionArn --output text)",
+        f"aws lambda update-function-configuration --function-name {function_name}"
+        f' --layers "$LAYER_ARN" --environment {wrapper}',
+        f"aws lambda create-function --function-name {function_name} --runtime {runtime}"
+        f" --architectures {arch} --handler app.handler --zip-file fileb://function.zip"
+        f' --role "$ROLE_ARN" --layers "$LAYER_ARN" --environment {wrapper}',
+    ]
+
+
+def _shell_path(path: Path) -> str:
+    text = path.as_posix()
+    if re.fullmatch(r"[A-Za-z0-9_./:@%+=-]+", text):
+        return text
+    return "'" + text.replace("'", "'\\''") + "'"

@@ -1,0 +1,12 @@
+"""An async Lambda handler packaged as a container image (see Dockerfile)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+
+async def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Echo the event back with the request id, after an awaited pause."""
+    await asyncio.sleep(0)
+    return {"echo": event, "request_id": context.aws_request_id}

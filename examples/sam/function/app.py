@@ -1,0 +1,17 @@
+"""An async Lambda handler served by aiolambda through the layer's exec wrapper."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+
+async def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Greet the caller; the sleeps run concurrently, so this takes ~10 ms, not 30."""
+    name = event.get("name", "world")
+    await asyncio.gather(*(asyncio.sleep(0.01) for _ in range(3)))
+    return {
+        "message": f"hello, {name}",
+        "request_id": context.aws_request_id,
+        "remaining_ms": context.get_remaining_time_in_millis(),
+    }
