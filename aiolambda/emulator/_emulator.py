@@ -1,0 +1,353 @@
+"""``Emulator``: a local Lambda (Runtime API + Invoke API + process supervision)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+from typing import IO, TYPE_CHECKING, Any, Final
+
+from aiohttp import web
+
+from aiolambda import _protocol as p
+from aiolambda.emulator._engine import Engine, EngineConfig, Invocation, LogBuffer
+from aiolambda.emulator._http import HTTPServer
+from aiolambda.emulator._invoke_api import RIE_INVOKE_PATH, make_app
+from aiolambda.emulator._process import Supervisor
+
+if TYPE_CHECKING:
+    import asyncio
+    from collections.abc import Mapping, Sequence
+    from types import TracebackType
+
+    from aiolambda.emulator._types import InvokeResult, RecordedRequest
+
+DEFAULT_INIT_TIMEOUT_S: Final = 10.0  # Lambda's init phase budget for on-demand functions
+DEFAULT_REGION: Final = "us-east-1"
+
+
+def _json_text(value: str | Mapping[str, Any] | None) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _event_bytes(event: Any) -> bytes:
+    if isinstance(event, bytes | bytearray | memoryview):
+        return bytes(event)
+    if isinstance(event, str):
+        return event.encode()
+    return json.dumps(event).encode()
+
+
+def _seconds_text(seconds: float) -> str:
+    return str(int(seconds)) if float(seconds).is_integer() else repr(float(seconds))
+
+
+class Emulator:
+    """A local stand-in for the Lambda service, for tests, benchmarks and ``aiolambda serve``.
+
+    ``async with Emulator("app.handler") as emu`` starts the Runtime API on an
+    ephemeral loopback port, the Invoke API on ``host:port`` and (with
+    ``spawn=True``) the bootstrap as a child process with the Lambda environment.
+    With ``spawn=False`` only the servers start: run a runtime yourself, e.g. as a
+    task on the same event loop, pointed at :attr:`runtime_api`.
+
+    Invocations queue in FIFO order; without ``concurrency`` one is in flight at a
+    time (a second ``/next`` meanwhile gets 403), with ``concurrency=N`` up to N,
+    as on Lambda Managed Instances. :meth:`invoke` always returns: a timeout gives a
+    ``Sandbox.Timedout`` error, a dead runtime a ``Runtime.ExitError``.
+    """
+
+    def __init__(
+        self,
+        handler: str | None = None,
+        *,
+        task_root: str | os.PathLike[str] | None = None,
+        bootstrap: Sequence[str] | None = None,
+        spawn: bool = True,
+        timeout: float = 3.0,
+        init_timeout: float = DEFAULT_INIT_TIMEOUT_S,
+        memory: int = 128,
+        function_name: str = "test_function",
+        concurrency: int | None = None,
+        env: Mapping[str, str] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        region: str | None = None,
+        log_stream: IO[str] | None = None,
+        record: bool = True,
+    ) -> None:
+        if timeout <= 0 or init_timeout <= 0:
+            raise ValueError("timeouts must be positive")
+        if concurrency is not None and concurrency < 1:
+            raise ValueError("concurrency must be at least 1")
+        if spawn and bootstrap is None and not handler:
+            raise ValueError("spawn=True needs a handler or a bootstrap command")
+        self.handler = handler
+        self.task_root = os.path.abspath(task_root if task_root is not None else os.getcwd())
+        self.bootstrap = (
+            list(bootstrap)
+            if bootstrap is not None
+            else [sys.executable, "-m", "aiolambda", handler or ""]
+        )
+        self.spawn = spawn
+        self.timeout = timeout
+        self.memory = memory
+        self.function_name = function_name
+        self.concurrency = concurrency
+        self.host = host
+        self.port = port
+        self.region = region or os.environ.get("AWS_REGION") or DEFAULT_REGION
+        self._extra_env = dict(env or {})
+        self._logs = LogBuffer(log_stream)
+        self._config = EngineConfig(
+            timeout=timeout,
+            init_timeout=init_timeout,
+            concurrency=concurrency,
+            function_name=function_name,
+            memory=memory,
+            region=self.region,
+            handler=handler,
+            record=record,
+        )
+        self._engine: Engine | None = None
+        self._runtime_server: HTTPServer | None = None
+        self._invoke_runner: web.AppRunner | None = None
+        self._supervisor: Supervisor | None = None
+        self._runtime_port = 0
+        self._invoke_port = 0
+
+    # -- lifecycle --------------------------------------------------------------------
+    async def __aenter__(self) -> Emulator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Start the servers and, in spawn mode, the runtime."""
+        engine = Engine(self._config, self._logs)
+        self._engine = engine
+        server = HTTPServer(engine.handle, engine.body_limit)
+        await server.start("127.0.0.1", 0)
+        self._runtime_server = server
+        self._runtime_port = server.port
+        try:
+            app = make_app(engine, lambda: str(uuid.uuid4()))
+            runner = web.AppRunner(app, access_log=None, handle_signals=False)
+            await runner.setup()
+            self._invoke_runner = runner
+            site = web.TCPSite(runner, self.host, self.port)
+            await site.start()
+            self._invoke_port = int(runner.addresses[0][1])
+            if self.spawn:
+                supervisor = Supervisor(
+                    engine, self.bootstrap, self.environment(), self.task_root, self._logs
+                )
+                await supervisor.start()
+                self._supervisor = supervisor
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Stop the runtime and the servers; anything still pending gets an error answer."""
+        if self._engine is not None:
+            self._engine.close("Runtime exited with error: the emulator shut down")
+        if self._supervisor is not None:
+            await self._supervisor.close()
+        if self._invoke_runner is not None:
+            await self._invoke_runner.cleanup()
+            self._invoke_runner = None
+        if self._runtime_server is not None:
+            await self._runtime_server.close()
+            self._runtime_server = None
+
+    def environment(self) -> dict[str, str]:
+        """The environment the runtime process gets: ours, Lambda's, then ``env``."""
+        today = time.strftime("%Y/%m/%d", time.gmtime())
+        lambda_env = {
+            p.ENV_RUNTIME_API: self.runtime_api,
+            p.ENV_TASK_ROOT: self.task_root,
+            p.ENV_FUNCTION_NAME: self.function_name,
+            p.ENV_FUNCTION_VERSION: "$LATEST",
+            p.ENV_FUNCTION_MEMORY: str(self.memory),
+            p.ENV_FUNCTION_TIMEOUT: _seconds_text(self.timeout),
+            p.ENV_LOG_GROUP: f"/aws/lambda/{self.function_name}",
+            p.ENV_LOG_STREAM: f"{today}/[$LATEST]{uuid.uuid4().hex}",
+            p.ENV_INITIALIZATION_TYPE: (
+                "on-demand" if self.concurrency is None else "lambda-managed-instances"
+            ),
+            "AWS_REGION": self.region,
+            "AWS_DEFAULT_REGION": self.region,
+            "TZ": ":UTC",
+            # Not a Lambda variable: without it a Python child's prints reach the log
+            # pipe only when its buffer fills, long after the invocation they belong to.
+            "PYTHONUNBUFFERED": "1",
+        }
+        if self.handler:
+            lambda_env[p.ENV_HANDLER] = self.handler
+        if self.concurrency is not None:
+            lambda_env[p.ENV_MAX_CONCURRENCY] = str(self.concurrency)
+        inherited = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in (p.ENV_MAX_CONCURRENCY, p.ENV_HANDLER, p.ENV_TELEMETRY_FD)
+        }
+        return {**inherited, **lambda_env, **self._extra_env}
+
+    # -- addresses --------------------------------------------------------------------
+    @property
+    def runtime_api(self) -> str:
+        """``127.0.0.1:PORT``: the value of ``AWS_LAMBDA_RUNTIME_API``."""
+        return f"127.0.0.1:{self._runtime_port}"
+
+    @property
+    def invoke_port(self) -> int:
+        return self._invoke_port
+
+    @property
+    def endpoint_url(self) -> str:
+        """Base URL for ``boto3.client("lambda", endpoint_url=…)``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self._invoke_port}"
+
+    @property
+    def invoke_url(self) -> str:
+        """RIE's invoke URL: ``http://127.0.0.1:PORT/2015-03-31/functions/function/invocations``."""
+        return f"{self.endpoint_url}{RIE_INVOKE_PATH}"
+
+    # -- invoking ---------------------------------------------------------------------
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            raise RuntimeError("the emulator is not started (use 'async with Emulator(...)')")
+        return self._engine
+
+    def submit(
+        self,
+        event: Any = b"{}",
+        *,
+        content_type: str = p.CT_JSON,
+        headers: Mapping[str, str] | None = None,
+        omit_headers: Sequence[str] = (),
+        request_id: str | None = None,
+        client_context: str | Mapping[str, Any] | None = None,
+        identity: str | Mapping[str, Any] | None = None,
+        tenant_id: str | None = None,
+        trace_id: str | None = None,
+    ) -> asyncio.Future[InvokeResult]:
+        """Queue an invocation and return a future of its result (see :meth:`invoke`)."""
+        inv = Invocation(
+            request_id if request_id is not None else str(uuid.uuid4()),
+            _event_bytes(event),
+            content_type=content_type,
+            extra_headers=(headers or {}).items(),
+            omit=omit_headers,
+            client_context=_json_text(client_context),
+            identity=_json_text(identity),
+            tenant_id=tenant_id,
+            trace_id=trace_id,
+        )
+        return self.engine.submit(inv)
+
+    async def invoke(
+        self,
+        event: Any = b"{}",
+        *,
+        content_type: str = p.CT_JSON,
+        headers: Mapping[str, str] | None = None,
+        omit_headers: Sequence[str] = (),
+        request_id: str | None = None,
+        client_context: str | Mapping[str, Any] | None = None,
+        identity: str | Mapping[str, Any] | None = None,
+        tenant_id: str | None = None,
+        trace_id: str | None = None,
+    ) -> InvokeResult:
+        """Invoke the function once and wait for the result.
+
+        ``event`` is sent as is when it is ``bytes`` or ``str``, else as JSON.
+        ``headers`` add to or replace headers of the ``/next`` response and
+        ``omit_headers`` removes some: both are written verbatim, so tests can hand
+        a runtime hostile input. ``client_context``/``identity`` may be JSON text
+        or a mapping. Never hangs: every failure comes back as an error result.
+        """
+        return await self.submit(
+            event,
+            content_type=content_type,
+            headers=headers,
+            omit_headers=omit_headers,
+            request_id=request_id,
+            client_context=client_context,
+            identity=identity,
+            tenant_id=tenant_id,
+            trace_id=trace_id,
+        )
+
+    # -- observing --------------------------------------------------------------------
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every Runtime/Extensions API request so far, in the order they were answered."""
+        return self.engine.requests
+
+    @property
+    def results(self) -> list[InvokeResult]:
+        """Every finished invocation, in the order they finished (``Event`` ones too)."""
+        return self.engine.results
+
+    def answers(self, request_id: str) -> list[RecordedRequest]:
+        """The ``/response`` and ``/error`` posts for ``request_id``, accepted or not."""
+        return self.engine.answers(request_id)
+
+    @property
+    def next_calls(self) -> int:
+        """How many times ``/next`` has been called."""
+        return self.engine.next_calls
+
+    async def wait_for_next_calls(self, n: int) -> None:
+        """Return once ``/next`` has been called ``n`` times in total."""
+        await self.engine.wait_for_next_calls(n)
+
+    @property
+    def init_error(self) -> Any:
+        """The last ``/runtime/init/error`` document (parsed JSON), or ``None``."""
+        return self.engine.init_error
+
+    async def wait_init_error(self) -> Any:
+        """Wait for an init error post and return its document."""
+        return await self.engine.wait_init_error()
+
+    @property
+    def extensions(self) -> list[str]:
+        """Names of the extensions registered by the current runtime."""
+        return [ext.name for ext in self.engine.extensions.values()]
+
+    @property
+    def returncode(self) -> int | None:
+        """Exit status of the last runtime process that ended (spawn mode)."""
+        return self._supervisor.returncode if self._supervisor is not None else None
+
+    @property
+    def pid(self) -> int | None:
+        """Process id of the running runtime (spawn mode), or ``None``."""
+        return self._supervisor.pid if self._supervisor is not None else None
+
+    @property
+    def starts(self) -> int:
+        """How many times a runtime process was started (restarts included)."""
+        return self._supervisor.starts if self._supervisor is not None else 0
+
+    async def wait_exit(self) -> int | None:
+        """Wait for the running runtime process to end and return its exit status."""
+        if self._supervisor is None:
+            raise RuntimeError("no runtime process: the emulator runs with spawn=False")
+        return await self._supervisor.wait_exit()

@@ -1,0 +1,758 @@
+"""The emulator's state machine: the invocation queue and the Runtime API routes.
+
+Everything here runs on one event loop and never blocks, so the state changes of a
+route handler are atomic: there are no locks. An invocation moves
+``queued -> running -> done`` (or ``timedout``); every path out of ``queued`` and
+``running`` resolves the caller's future, so a caller always gets an answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import math
+import os
+import time
+import uuid
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any, Final
+
+from aiolambda import _protocol as p
+from aiolambda.emulator._http import Connection, Request, Response
+from aiolambda.emulator._types import InvokeResult, RecordedRequest
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Mapping
+
+ACCOUNT_ID: Final = "012345678912"  # RIE's placeholder account
+FUNCTION_VERSION: Final = "$LATEST"
+_PING_PATH: Final = f"/{p.API_VERSION}/ping"
+_INVOCATION_PREFIX: Final = f"{p.RUNTIME_PREFIX}/invocation/"
+_EXTENSION_INIT_ERROR_PATH: Final = f"{p.EXTENSION_PREFIX}/init/error"
+_EXTENSION_EXIT_ERROR_PATH: Final = f"{p.EXTENSION_PREFIX}/exit/error"
+_H_EXTENSION_EVENT_ID: Final = "Lambda-Extension-Event-Identifier"
+_EXTENSION_EVENTS: Final = frozenset({"INVOKE", "SHUTDOWN"})
+_MAX_KNOWN_IDS: Final = 100_000
+_MAX_EXTENSION_BACKLOG: Final = 1_000
+_LOG_BUFFER_BYTES: Final = 8 * 1024 * 1024
+_JSON_HEADERS: Final = [("Content-Type", p.CT_JSON)]
+
+
+def wire_name(name: str) -> str:
+    """``lambda-runtime-aws-request-id`` -> ``Lambda-Runtime-Aws-Request-Id`` (Go's form)."""
+    return "-".join(part.capitalize() for part in name.split("-"))
+
+
+def new_trace_id() -> str:
+    """A fresh X-Ray trace header value, ``Root=1-<time>-<96 bits>;Parent=…;Sampled=0``."""
+    root = f"1-{int(time.time()):08x}-{os.urandom(12).hex()}"
+    return f"Root={root};Parent={os.urandom(8).hex()};Sampled=0"
+
+
+def error_document(error_type: str, message: str) -> bytes:
+    """An error document in the shape the platform itself produces."""
+    return json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+
+
+def _error_response(status: int, error_type: str, message: str) -> Response:
+    return Response(status, error_document(error_type, message), list(_JSON_HEADERS))
+
+
+@dataclass(frozen=True, slots=True)
+class EngineConfig:
+    """Function settings the Runtime API reflects."""
+
+    timeout: float
+    init_timeout: float
+    concurrency: int | None
+    function_name: str
+    memory: int
+    region: str
+    handler: str | None
+    record: bool = True
+
+    @property
+    def function_arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.function_name}"
+
+    @property
+    def slots(self) -> int:
+        return self.concurrency or 1
+
+
+class LogBuffer:
+    """The runtime's output (plus START/END/REPORT lines), kept for per-invoke slices.
+
+    ``drain`` is set by the process supervisor: it pulls whatever the child has
+    already written into the pipe, so output printed before an answer was posted is
+    always part of that invocation's logs.
+    """
+
+    def __init__(self, echo: IO[str] | None) -> None:
+        self._data = bytearray()
+        self._base = 0  # absolute offset of _data[0]; old output is trimmed away
+        self.echo = echo
+        self.drain: Callable[[], None] | None = None
+
+    def feed(self, data: bytes) -> None:
+        self._data += data
+        if len(self._data) > _LOG_BUFFER_BYTES:
+            cut = len(self._data) - _LOG_BUFFER_BYTES // 2
+            del self._data[:cut]
+            self._base += cut
+        if self.echo is not None:
+            with contextlib.suppress(Exception):
+                self.echo.write(data.decode("utf-8", "replace"))
+                self.echo.flush()
+
+    def mark(self) -> int:
+        if self.drain is not None:
+            self.drain()
+        return self._base + len(self._data)
+
+    def since(self, mark: int) -> str:
+        start = max(0, mark - self._base)
+        return self._data[start:].decode("utf-8", "replace")
+
+
+class Invocation:
+    """One invocation's mutable state inside the engine."""
+
+    __slots__ = (
+        "body",
+        "client_context",
+        "content_type",
+        "deadline_ms",
+        "event",
+        "extra_headers",
+        "future",
+        "identity",
+        "invocation_id",
+        "log_mark",
+        "omit",
+        "request_id",
+        "started",
+        "state",
+        "tenant_id",
+        "timer",
+        "trace_id",
+    )
+
+    def __init__(
+        self,
+        request_id: str,
+        body: bytes,
+        *,
+        content_type: str = p.CT_JSON,
+        extra_headers: Iterable[tuple[str, str]] = (),
+        omit: Iterable[str] = (),
+        client_context: str | None = None,
+        identity: str | None = None,
+        tenant_id: str | None = None,
+        trace_id: str | None = None,
+        event: bool = False,
+    ) -> None:
+        self.request_id = request_id
+        self.invocation_id = str(uuid.uuid4())
+        self.body = body
+        self.content_type = content_type
+        self.extra_headers = list(extra_headers)
+        self.omit = frozenset(name.lower() for name in omit)
+        self.client_context = client_context
+        self.identity = identity
+        self.tenant_id = tenant_id
+        self.trace_id = trace_id if trace_id is not None else new_trace_id()
+        self.event = event
+        self.future: asyncio.Future[InvokeResult] = asyncio.get_running_loop().create_future()
+        self.state = "queued"
+        self.started = 0.0
+        self.deadline_ms = 0
+        self.timer: asyncio.TimerHandle | None = None
+        self.log_mark: int | None = None
+
+
+class _Extension:
+    __slots__ = ("backlog", "events", "name", "waiter")
+
+    def __init__(self, name: str, events: frozenset[str]) -> None:
+        self.name = name
+        self.events = events
+        self.backlog: deque[bytes] = deque(maxlen=_MAX_EXTENSION_BACKLOG)
+        self.waiter: asyncio.Future[None] | None = None
+
+    def push(self, event: Mapping[str, Any]) -> None:
+        if event["eventType"] not in self.events:
+            return
+        self.backlog.append(json.dumps(event).encode())
+        if self.waiter is not None and not self.waiter.done():
+            self.waiter.set_result(None)
+
+
+class Engine:
+    """Invocation queue, Runtime API routes and the record of every request."""
+
+    def __init__(self, config: EngineConfig, logs: LogBuffer) -> None:
+        self.cfg = config
+        self.logs = logs
+        self.requests: list[RecordedRequest] = []
+        self.results: list[InvokeResult] = []
+        self.init_error: Any = None
+        self.initialised = False
+        self.extensions: dict[str, _Extension] = {}
+        # Called with a reason when Lambda would reset the environment (spawn mode
+        # kills and restarts the runtime), and whenever work arrives (spawn mode
+        # starts a runtime if none is running).
+        self.on_reset: Callable[[str], None] | None = None
+        self.on_demand: Callable[[], None] | None = None
+        self._queue: deque[Invocation] = deque()
+        self._waiters: deque[asyncio.Future[Invocation]] = deque()
+        self._running: dict[str, Invocation] = {}
+        self._known: OrderedDict[str, Invocation] = OrderedDict()
+        self._answers: dict[str, list[RecordedRequest]] = {}
+        self._next_calls = 0
+        self._next_watchers: list[tuple[int, asyncio.Future[None]]] = []
+        self._init_error_event = asyncio.Event()
+        self._init_error_posted = False
+        self._unserved_init_error: tuple[bytes, str] | None = None
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._closed = False
+
+    # -- caller side ------------------------------------------------------------------
+    def submit(self, inv: Invocation) -> asyncio.Future[InvokeResult]:
+        """Queue an invocation (FIFO); its future resolves with the result."""
+        if self._closed:
+            raise RuntimeError("the emulator is closed")
+        if self._unserved_init_error is not None:
+            body, error_type = self._unserved_init_error
+            self._unserved_init_error = None
+            self._finish(inv, body, p.CT_JSON, error_type=error_type)
+            return inv.future
+        self._queue.append(inv)
+        self._dispatch()
+        if self.on_demand is not None:
+            self.on_demand()
+        return inv.future
+
+    @property
+    def next_calls(self) -> int:
+        return self._next_calls
+
+    async def wait_for_next_calls(self, n: int) -> None:
+        if self._next_calls >= n:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._next_watchers.append((n, fut))
+        await fut
+
+    async def wait_init_error(self) -> Any:
+        await self._init_error_event.wait()
+        return self.init_error
+
+    def answers(self, request_id: str) -> list[RecordedRequest]:
+        return list(self._answers.get(request_id, ()))
+
+    @property
+    def has_work(self) -> bool:
+        return bool(self._queue) or bool(self._running)
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._running)
+
+    # -- runtime lifecycle (called by the process supervisor) ---------------------------
+    def runtime_started(self) -> None:
+        self.initialised = False
+        self._init_error_posted = False
+        self.extensions.clear()
+        self._update_watchdog()
+
+    def runtime_exited(self, how: str) -> None:
+        """The runtime process ended: fail what it held, drop its long-polls."""
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.cancel()
+        for inv in list(self._running.values()):
+            self._exit_error(inv, how)
+        if not self.initialised and not self._init_error_posted and self._queue:
+            # It died during init without saying why: that invocation gets the exit.
+            self._exit_error(self._queue.popleft(), how)
+        self._update_watchdog()
+
+    def shutdown_event(self, reason: str, grace_ms: int) -> None:
+        event = {
+            "eventType": "SHUTDOWN",
+            "shutdownReason": reason,
+            "deadlineMs": int(time.time() * 1000) + grace_ms,
+        }
+        for ext in self.extensions.values():
+            ext.push(event)
+
+    def close(self, reason: str) -> None:
+        """Answer everything still pending; the emulator is going away."""
+        self._closed = True
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+        for inv in [*self._running.values(), *self._queue]:
+            self._exit_error(inv, reason)
+        self._queue.clear()
+        for waiter in self._waiters:
+            waiter.cancel()
+        for _, fut in self._next_watchers:
+            if not fut.done():
+                fut.cancel()
+        for ext in self.extensions.values():
+            if ext.waiter is not None and not ext.waiter.done():
+                ext.waiter.cancel()
+
+    # -- internals --------------------------------------------------------------------
+    def _exit_error(self, inv: Invocation, how: str) -> None:
+        message = f"RequestId: {inv.request_id} Error: {how}"
+        body = error_document(p.RUNTIME_EXIT_ERROR, message)
+        self._finish(inv, body, p.CT_JSON, error_type=p.RUNTIME_EXIT_ERROR)
+
+    def _dispatch(self) -> None:
+        while self._queue and self._waiters:
+            waiter = self._waiters.popleft()
+            if waiter.done():
+                continue
+            inv = self._queue.popleft()
+            self._start(inv)
+            waiter.set_result(inv)
+        self._update_watchdog()
+
+    def _start(self, inv: Invocation) -> None:
+        loop = asyncio.get_running_loop()
+        inv.state = "running"
+        inv.started = time.monotonic()
+        inv.deadline_ms = int((time.time() + self.cfg.timeout) * 1000)
+        inv.timer = loop.call_later(self.cfg.timeout, self._on_timeout, inv)
+        self._running[inv.request_id] = inv
+        self._known[inv.request_id] = inv
+        if len(self._known) > _MAX_KNOWN_IDS:
+            self._known.popitem(last=False)
+        inv.log_mark = self.logs.mark()
+        self.logs.feed(f"START RequestId: {inv.request_id} Version: {FUNCTION_VERSION}\n".encode())
+        event = {
+            "eventType": "INVOKE",
+            "deadlineMs": inv.deadline_ms,
+            "requestId": inv.request_id,
+            "invokedFunctionArn": self.cfg.function_arn,
+            "tracing": {"type": "X-Amzn-Trace-Id", "value": inv.trace_id},
+        }
+        for ext in self.extensions.values():
+            ext.push(event)
+
+    def _finish(
+        self,
+        inv: Invocation,
+        payload: bytes,
+        content_type: str,
+        *,
+        error_type: str | None = None,
+        state: str = "done",
+        trailers: Mapping[str, str] | None = None,
+        streamed: bool = False,
+    ) -> None:
+        if inv.state in ("done", "timedout"):
+            return
+        was_started = inv.state == "running"
+        inv.state = state
+        if inv.timer is not None:
+            inv.timer.cancel()
+            inv.timer = None
+        self._running.pop(inv.request_id, None)
+        inv.body = b""  # the event is no longer needed; don't keep it for the whole session
+        duration_ms = (time.monotonic() - inv.started) * 1000 if was_started else 0.0
+        logs = ""
+        if was_started and inv.log_mark is not None:
+            self.logs.mark()  # pull in what the runtime printed before answering
+            rid = inv.request_id
+            self.logs.feed(
+                f"END RequestId: {rid}\nREPORT RequestId: {rid}\tDuration: {duration_ms:.2f} ms"
+                f"\tBilled Duration: {math.ceil(duration_ms)} ms"
+                f"\tMemory Size: {self.cfg.memory} MB\n".encode()
+            )
+            logs = self.logs.since(inv.log_mark)
+        function_error = "Unhandled" if error_type is not None else None
+        headers = {
+            "content-type": content_type,
+            "x-amz-executed-version": FUNCTION_VERSION,
+            "x-amzn-requestid": inv.request_id,
+        }
+        if function_error is not None:
+            headers["x-amz-function-error"] = function_error
+        result = InvokeResult(
+            status=202 if inv.event else 200,
+            payload=payload,
+            request_id=inv.request_id,
+            content_type=content_type,
+            function_error=function_error,
+            error_type=error_type,
+            headers=headers,
+            logs=logs,
+            trailers=dict(trailers or {}),
+            streamed=streamed,
+            duration_ms=duration_ms,
+        )
+        if self.cfg.record:
+            self.results.append(result)
+        if not inv.future.done():
+            inv.future.set_result(result)
+        if not self._closed:
+            self._dispatch()
+
+    def _timed_out_document(self, inv: Invocation, seconds: float) -> bytes:
+        message = f"RequestId: {inv.request_id} Error: Task timed out after {seconds:.2f} seconds"
+        return error_document(p.SANDBOX_TIMEDOUT, message)
+
+    def _on_timeout(self, inv: Invocation) -> None:
+        inv.timer = None
+        if inv.state != "running":
+            return
+        body = self._timed_out_document(inv, self.cfg.timeout)
+        self._finish(inv, body, p.CT_JSON, error_type=p.SANDBOX_TIMEDOUT, state="timedout")
+        # Lambda Managed Instances let a timed-out invoke run on; classic Lambda resets.
+        if self.cfg.concurrency is None and self.on_reset is not None:
+            self.on_reset("timeout")
+
+    def _update_watchdog(self) -> None:
+        """Arm a timer while work waits and a free runtime slot is not asking for it."""
+        live_waiters = any(not w.done() for w in self._waiters)
+        stalled = (
+            not self._closed
+            and bool(self._queue)
+            and not live_waiters
+            and len(self._running) < self.cfg.slots
+        )
+        if stalled and self._watchdog is None:
+            budget = self.cfg.timeout if self.initialised else self.cfg.init_timeout
+            loop = asyncio.get_running_loop()
+            self._watchdog = loop.call_later(budget, self._on_stall, budget)
+        elif not stalled and self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
+
+    def _on_stall(self, budget: float) -> None:
+        """The runtime never came for queued work: time that invocation out and reset."""
+        self._watchdog = None
+        if not self._queue:
+            return
+        inv = self._queue.popleft()
+        body = self._timed_out_document(inv, budget)
+        self._finish(inv, body, p.CT_JSON, error_type=p.SANDBOX_TIMEDOUT, state="timedout")
+        if self.on_reset is not None:
+            self.on_reset("timeout")
+        self._update_watchdog()
+
+    # -- Runtime API ------------------------------------------------------------------
+    def body_limit(self, method: str, path: str, headers: dict[str, str]) -> int:
+        mode = headers.get(p.H_RESPONSE_MODE.lower())
+        if path.endswith("/response") and mode == p.RESPONSE_MODE_STREAMING:
+            return p.MAX_STREAMED_RESPONSE_BYTES
+        return p.MAX_PAYLOAD_BYTES
+
+    async def handle(self, req: Request, conn: Connection) -> Response:
+        """Route one Runtime/Extensions API request and record it."""
+        request_id: str | None = None
+        path = req.path
+        if path == p.NEXT_PATH:
+            response, request_id = await self._route_next(req, conn)
+        elif path.startswith(_INVOCATION_PREFIX) and path.count("/") == 5:
+            request_id, _, kind = path[len(_INVOCATION_PREFIX) :].partition("/")
+            if kind not in ("response", "error"):
+                response = _error_response(404, "NotFound", "unknown path")
+            elif req.method != "POST":
+                response = _error_response(405, "MethodNotAllowed", "use POST")
+            else:
+                response = self._route_answer(kind, request_id, req)
+        elif path == p.INIT_ERROR_PATH:
+            response = self._route_init_error(req)
+        elif path == p.EXTENSION_REGISTER_PATH:
+            response = self._route_register(req)
+        elif path == p.EXTENSION_NEXT_PATH:
+            response = await self._route_extension_next(req, conn)
+        elif path in (_EXTENSION_INIT_ERROR_PATH, _EXTENSION_EXIT_ERROR_PATH):
+            response = self._route_extension_error(req)
+        elif path == _PING_PATH:
+            response = Response(200, b"pong", [("Content-Type", "text/plain")])
+        else:
+            response = _error_response(404, "NotFound", f"unknown path {path[:200]!r}")
+        self._record(req, response.status, request_id)
+        return response
+
+    def _record(self, req: Request, status: int, request_id: str | None) -> None:
+        if not self.cfg.record:
+            return
+        rec = RecordedRequest(
+            method=req.method,
+            path=req.path,
+            headers=req.headers,
+            body=req.body,
+            status=status,
+            time=req.time,
+            trailers=req.trailers,
+            request_id=request_id,
+        )
+        self.requests.append(rec)
+        if request_id is not None and req.method == "POST":
+            self._answers.setdefault(request_id, []).append(rec)
+
+    async def _route_next(self, req: Request, conn: Connection) -> tuple[Response, str | None]:
+        if req.method != "GET":
+            return _error_response(405, "MethodNotAllowed", "use GET"), None
+        self._next_calls += 1
+        watchers = self._next_watchers
+        self._next_watchers = [(n, f) for n, f in watchers if self._next_calls < n]
+        for n, fut in watchers:
+            if self._next_calls >= n and not fut.done():
+                fut.set_result(None)
+        if self._closed:
+            return _error_response(500, "ServiceUnavailable", "the emulator is closing"), None
+        busy = sum(1 for w in self._waiters if not w.done()) + len(self._running)
+        if busy >= self.cfg.slots:
+            return (
+                _error_response(
+                    403, "InvalidStateTransition", "State transition from Running to Ready failed"
+                ),
+                None,
+            )
+        self.initialised = True
+        if self._queue:
+            inv = self._queue.popleft()
+            self._start(inv)
+            self._update_watchdog()
+            return self._next_response(inv), inv.request_id
+        waiter: asyncio.Future[Invocation] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        self._update_watchdog()
+        hangup = asyncio.ensure_future(conn.wait_disconnect())
+        try:
+            await asyncio.wait((waiter, hangup), return_when=asyncio.FIRST_COMPLETED)
+            gone = hangup.done()
+        finally:
+            await _stop(hangup)
+        if waiter.done() and not waiter.cancelled():
+            inv = waiter.result()
+            if not gone:
+                return self._next_response(inv), inv.request_id
+            self._requeue(inv)  # handed to a runtime that had just gone away
+        waiter.cancel()
+        self._update_watchdog()
+        return Response(500, b"", close=True), None
+
+    def _requeue(self, inv: Invocation) -> None:
+        if inv.timer is not None:
+            inv.timer.cancel()
+            inv.timer = None
+        self._running.pop(inv.request_id, None)
+        self._known.pop(inv.request_id, None)
+        inv.state = "queued"
+        self._queue.appendleft(inv)
+        self._dispatch()
+
+    def _next_response(self, inv: Invocation) -> Response:
+        headers = [
+            (wire_name(p.H_REQUEST_ID), inv.request_id),
+            (wire_name(p.H_DEADLINE_MS), str(inv.deadline_ms)),
+            (wire_name(p.H_FUNCTION_ARN), self.cfg.function_arn),
+            (wire_name(p.H_TRACE_ID), inv.trace_id),
+        ]
+        if inv.client_context is not None:
+            headers.append((wire_name(p.H_CLIENT_CONTEXT), inv.client_context))
+        if inv.identity is not None:
+            headers.append((wire_name(p.H_COGNITO_IDENTITY), inv.identity))
+        if inv.tenant_id is not None:
+            headers.append((wire_name(p.H_TENANT_ID), inv.tenant_id))
+        headers.append((wire_name(p.H_INVOCATION_ID), inv.invocation_id))
+        headers.append(("Content-Type", inv.content_type))
+        for name, value in inv.extra_headers:
+            lower = name.lower()
+            headers = [(n, v) for n, v in headers if n.lower() != lower]
+            headers.append((name, value))
+        if inv.omit:
+            headers = [(n, v) for n, v in headers if n.lower() not in inv.omit]
+        return Response(200, inv.body, headers)
+
+    def _route_answer(self, kind: str, request_id: str, req: Request) -> Response:
+        inv = self._known.get(request_id)
+        if inv is None:
+            return _error_response(400, "InvalidRequestID", "Invalid request ID")
+        if inv.state == "timedout":
+            return _error_response(410, "InvokeTimeout", "Invoke timed out")
+        if inv.state != "running":
+            return _error_response(400, "InvalidRequestID", "Invalid request ID")
+        echoed = req.headers.get(p.H_INVOCATION_ID)
+        if echoed is not None and echoed != inv.invocation_id:
+            return _error_response(400, "InvalidInvocationID", "Invalid invocation ID")
+        if kind == "response":
+            return self._accept_response(inv, req)
+        return self._accept_error(inv, req)
+
+    def _accept_response(self, inv: Invocation, req: Request) -> Response:
+        mode = req.headers.get(p.H_RESPONSE_MODE.lower())
+        if mode is not None and mode != p.RESPONSE_MODE_STREAMING:
+            message = f"Invalid function response mode {mode[:100]!r}"
+            self._finish(
+                inv,
+                error_document("Runtime.InvalidResponseModeHeader", message),
+                p.CT_JSON,
+                error_type="Runtime.InvalidResponseModeHeader",
+            )
+            return _error_response(400, "InvalidFunctionResponseMode", message)
+        if req.too_large:
+            limit = self.body_limit("POST", req.path, req.headers)
+            message = (
+                f"Response payload size exceeded maximum allowed payload size ({limit} bytes)."
+            )
+            self._finish(
+                inv,
+                error_document(p.FUNCTION_RESPONSE_TOO_LARGE, message),
+                p.CT_JSON,
+                error_type=p.FUNCTION_RESPONSE_TOO_LARGE,
+            )
+            return _error_response(
+                413,
+                "RequestEntityTooLarge",
+                f"Exceeded maximum allowed payload size ({limit} bytes).",
+            )
+        content_type = req.headers.get("content-type", p.CT_JSON)
+        error_type = req.trailers.get(p.H_ERROR_TYPE.lower())
+        self._finish(
+            inv,
+            req.body,
+            content_type,
+            error_type=error_type,
+            trailers=req.trailers,
+            streamed=mode == p.RESPONSE_MODE_STREAMING,
+        )
+        return Response(202, b'{"status":"OK"}', list(_JSON_HEADERS))
+
+    def _accept_error(self, inv: Invocation, req: Request) -> Response:
+        header_type = req.headers.get(p.H_ERROR_TYPE.lower())
+        if req.too_large:
+            error_type = header_type or p.RUNTIME_UNKNOWN
+            message = "the error document exceeded the maximum payload size"
+            self._finish(inv, error_document(error_type, message), p.CT_JSON, error_type=error_type)
+            return _error_response(413, "RequestEntityTooLarge", message)
+        error_type = header_type or _error_type_of(req.body) or p.RUNTIME_UNKNOWN
+        body = req.body or error_document(error_type, "")
+        self._finish(inv, body, p.CT_JSON, error_type=error_type)
+        return Response(202, b'{"status":"OK"}', list(_JSON_HEADERS))
+
+    def _route_init_error(self, req: Request) -> Response:
+        if req.method != "POST":
+            return _error_response(405, "MethodNotAllowed", "use POST")
+        if self.initialised or self._init_error_posted:
+            return _error_response(
+                403, "InvalidStateTransition", "State transition from Ready to InitError failed"
+            )
+        self._init_error_posted = True
+        header_type = req.headers.get(p.H_ERROR_TYPE.lower())
+        error_type = header_type or _error_type_of(req.body) or p.RUNTIME_UNKNOWN
+        body = req.body or error_document(error_type, "")
+        try:
+            self.init_error = json.loads(body)
+        except ValueError:
+            self.init_error = body.decode("utf-8", "replace")
+        self._init_error_event.set()
+        if self._queue:
+            inv = self._queue.popleft()
+            self._finish(inv, body, p.CT_JSON, error_type=error_type)
+        else:
+            self._unserved_init_error = (body, error_type)
+        self._update_watchdog()
+        return Response(202, b'{"status":"OK"}', list(_JSON_HEADERS))
+
+    # -- Extensions API ---------------------------------------------------------------
+    def _route_register(self, req: Request) -> Response:
+        if req.method != "POST":
+            return _error_response(405, "MethodNotAllowed", "use POST")
+        name = req.headers.get(p.H_EXTENSION_NAME.lower(), "")
+        if not name:
+            return _error_response(400, "InvalidRequest", "missing Lambda-Extension-Name")
+        if self.initialised:
+            return _error_response(
+                403, "InvalidStateTransition", "extensions register before the runtime is ready"
+            )
+        try:
+            doc = json.loads(req.body or b"{}")
+            events = doc.get("events", [])
+            if not isinstance(events, list) or not all(isinstance(e, str) for e in events):
+                raise ValueError("events must be a list of strings")
+        except (ValueError, AttributeError) as exc:
+            return _error_response(400, "InvalidRequest", f"malformed register body: {exc}")
+        unknown = set(events) - _EXTENSION_EVENTS
+        if unknown:
+            return _error_response(400, "InvalidEventType", f"unknown events {sorted(unknown)}")
+        ext_id = str(uuid.uuid4())
+        self.extensions[ext_id] = _Extension(name, frozenset(events))
+        body = json.dumps(
+            {
+                "functionName": self.cfg.function_name,
+                "functionVersion": FUNCTION_VERSION,
+                "handler": self.cfg.handler or "",
+            }
+        ).encode()
+        return Response(200, body, [("Content-Type", p.CT_JSON), (p.H_EXTENSION_ID, ext_id)])
+
+    async def _route_extension_next(self, req: Request, conn: Connection) -> Response:
+        if req.method != "GET":
+            return _error_response(405, "MethodNotAllowed", "use GET")
+        ext = self.extensions.get(req.headers.get(p.H_EXTENSION_ID.lower(), ""))
+        if ext is None:
+            return _error_response(403, "Extension.UnknownExtensionIdentifier", "unknown extension")
+        if ext.waiter is not None and not ext.waiter.done():
+            return _error_response(403, "InvalidStateTransition", "event/next already pending")
+        if not ext.backlog:
+            ext.waiter = asyncio.get_running_loop().create_future()
+            hangup = asyncio.ensure_future(conn.wait_disconnect())
+            try:
+                await asyncio.wait((ext.waiter, hangup), return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                await _stop(hangup)
+                ext.waiter.cancel()
+                ext.waiter = None
+            if not ext.backlog:
+                return Response(500, b"", close=True)
+        body = ext.backlog.popleft()
+        headers = [("Content-Type", p.CT_JSON), (_H_EXTENSION_EVENT_ID, str(uuid.uuid4()))]
+        return Response(200, body, headers)
+
+    def _route_extension_error(self, req: Request) -> Response:
+        if req.method != "POST":
+            return _error_response(405, "MethodNotAllowed", "use POST")
+        if req.headers.get(p.H_EXTENSION_ID.lower(), "") not in self.extensions:
+            return _error_response(403, "Extension.UnknownExtensionIdentifier", "unknown extension")
+        if not req.headers.get(p.H_EXTENSION_ERROR_TYPE.lower()):
+            return _error_response(400, "InvalidRequest", "missing error type header")
+        return Response(202, b'{"status":"OK"}', list(_JSON_HEADERS))
+
+
+async def _stop(task: asyncio.Future[None]) -> None:
+    """Cancel a connection watcher and wait until it has let go of the stream reader."""
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def _error_type_of(body: bytes) -> str | None:
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None
+    value = doc.get("errorType") if isinstance(doc, dict) else None
+    return value if isinstance(value, str) and value else None
+
+
+def decode_error_trailer(value: str) -> Any:
+    """Decode a streamed response's ``Lambda-Runtime-Function-Error-Body`` trailer."""
+    try:
+        return json.loads(base64.b64decode(value, validate=True))
+    except (ValueError, binascii.Error):
+        return None

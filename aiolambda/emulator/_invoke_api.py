@@ -1,0 +1,120 @@
+"""The caller's side: RIE's invoke path and the Lambda Invoke API, on aiohttp.web.
+
+``POST /2015-03-31/functions/{name}/invocations`` serves both RIE's fixed name
+``function`` and real function names, so curl scripts written for RIE,
+``boto3.client("lambda", endpoint_url=…).invoke(…)`` and ``aws lambda invoke
+--endpoint-url …`` all work against the same port.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from typing import TYPE_CHECKING, Final
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from aiolambda import _protocol as p
+from aiolambda.emulator._engine import Engine, Invocation
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+_INVOKE_ROUTE: Final = f"/{p.INVOKE_API_VERSION}/functions/{{name}}/invocations"
+RIE_INVOKE_PATH: Final = f"/{p.INVOKE_API_VERSION}/functions/function/invocations"
+_LOG_TAIL_BYTES: Final = 4 * 1024
+# The Invoke API caps request payloads at 6 MB (RAPID's 6 MiB + 100 B on the runtime side).
+_MAX_REQUEST_BYTES: Final = p.MAX_PAYLOAD_BYTES
+
+
+def _aws_error(status: int, error_type: str, message: str) -> web.Response:
+    """An error in the Lambda service's REST-JSON shape, which boto3 turns into ClientError."""
+    body = json.dumps({"Type": "User", "message": message})
+    headers = {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": str(uuid.uuid4())}
+    return web.Response(status=status, text=body, content_type=p.CT_JSON, headers=headers)
+
+
+def _known_name(name: str, function_name: str) -> bool:
+    # Accept "function" (RIE), the plain name, "name:qualifier" and full or partial ARNs.
+    if name in ("function", function_name):
+        return True
+    parts = name.split(":")
+    if "function" in parts:
+        after = parts[parts.index("function") + 1 :]
+        return bool(after) and after[0] == function_name
+    return parts[0] == function_name
+
+
+async def _read_limited(request: web.Request, limit: int) -> bytes | None:
+    data = bytearray()
+    async for chunk in request.content.iter_chunked(256 * 1024):
+        data += chunk
+        if len(data) > limit:
+            return None
+    return bytes(data)
+
+
+def make_app(engine: Engine, new_request_id: Callable[[], str]) -> web.Application:
+    """The aiohttp application serving the invoke endpoints for ``engine``."""
+
+    async def invoke(request: web.Request) -> web.StreamResponse:
+        name = unquote(request.match_info["name"])
+        if not _known_name(name, engine.cfg.function_name):
+            return _aws_error(
+                404,
+                "ResourceNotFoundException",
+                f"Function not found: {engine.cfg.function_arn.rsplit(':', 1)[0]}:{name}",
+            )
+        invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+        if invocation_type not in ("RequestResponse", "Event", "DryRun"):
+            return _aws_error(
+                400, "InvalidParameterValueException", f"bad InvocationType {invocation_type!r}"
+            )
+        body = await _read_limited(request, _MAX_REQUEST_BYTES)
+        if body is None:
+            return _aws_error(
+                413,
+                "RequestTooLargeException",
+                f"Request must be smaller than {_MAX_REQUEST_BYTES} bytes for the Invoke operation",
+            )
+        if invocation_type == "DryRun":
+            return web.Response(status=204)
+        client_context = None
+        encoded = request.headers.get("X-Amz-Client-Context")
+        if encoded:
+            try:
+                client_context = base64.b64decode(encoded, validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                return _aws_error(
+                    400, "InvalidRequestContentException", "Client context must be base64 JSON"
+                )
+        inv = Invocation(
+            new_request_id(),
+            body,
+            # The Invoke API's payload is JSON by contract, whatever the client labelled
+            # it (curl -d says form-urlencoded); runtimes decode only application/json.
+            content_type=p.CT_JSON,
+            client_context=client_context,
+            tenant_id=request.headers.get("X-Amz-Tenant-Id"),
+            trace_id=request.headers.get("X-Amzn-Trace-Id"),
+            event=invocation_type == "Event",
+        )
+        try:
+            future = engine.submit(inv)
+        except RuntimeError:
+            return _aws_error(503, "ServiceException", "the emulator is shutting down")
+        if inv.event:
+            return web.Response(status=202, headers={"x-amzn-RequestId": inv.request_id})
+        result = await future
+        headers = dict(result.headers)
+        if request.headers.get("X-Amz-Log-Type", "None") == "Tail":
+            tail = result.logs.encode()[-_LOG_TAIL_BYTES:]
+            headers["X-Amz-Log-Result"] = base64.b64encode(tail).decode()
+        return web.Response(status=200, body=result.payload, headers=headers)
+
+    app = web.Application(client_max_size=_MAX_REQUEST_BYTES + 1)
+    app.router.add_post(_INVOKE_ROUTE, invoke)
+    return app

@@ -1,0 +1,207 @@
+"""Runs the bootstrap as a child process and restarts it the way Lambda does.
+
+The child gets a fresh session (so a kill reaches every process it started, such as
+curl under a bash bootstrap) and one pipe for both stdout and stderr, which Lambda
+merges too. The read end is non-blocking and drained synchronously whenever an
+invocation ends, so a line printed before the answer was posted is never missed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+
+    from aiolambda.emulator._engine import Engine, LogBuffer
+
+# Lambda gives the runtime 500 ms after SIGTERM when an internal extension is
+# registered; without extensions there is no SIGTERM at all, only SIGKILL.
+SHUTDOWN_GRACE_S: Final = 0.5
+_SIGNAL_WORDS: Final = {
+    signal.SIGKILL: "killed",
+    signal.SIGTERM: "terminated",
+    signal.SIGSEGV: "segmentation fault",
+    signal.SIGABRT: "aborted",
+    signal.SIGINT: "interrupt",
+}
+
+
+def describe_exit(returncode: int) -> str:
+    """How RAPID words a runtime's exit (``Runtime exited with error: exit status 1``)."""
+    if returncode == 0:
+        return "Runtime exited without providing a reason"
+    if returncode < 0:
+        try:
+            sig = signal.Signals(-returncode)
+        except ValueError:
+            return f"Runtime exited with error: signal {-returncode}"
+        word = _SIGNAL_WORDS.get(sig, sig.name)
+        return f"Runtime exited with error: signal: {word}"
+    return f"Runtime exited with error: exit status {returncode}"
+
+
+class Supervisor:
+    """Starts the runtime, watches it, kills it on a reset and starts it again on demand."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        cwd: str,
+        logs: LogBuffer,
+    ) -> None:
+        self._engine = engine
+        self._argv = list(argv)
+        self._env = dict(env)
+        self._cwd = cwd
+        self._logs = logs
+        self._proc: asyncio.subprocess.Process | None = None
+        self._pipe: int | None = None
+        self._demand = asyncio.Event()
+        self._exited = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closing = False
+        self._restart_eagerly = False
+        self._kill_timer: asyncio.TimerHandle | None = None
+        self.returncode: int | None = None
+        self.starts = 0
+        engine.on_reset = self.reset
+        engine.on_demand = self.demand
+        logs.drain = self._drain
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
+    async def start(self) -> None:
+        """Start the first runtime now, so a bad bootstrap command fails loudly here."""
+        await self._spawn()
+        self._task = asyncio.create_task(self._watch())
+
+    def demand(self) -> None:
+        if self._proc is None:
+            self._demand.set()
+
+    def reset(self, reason: str) -> None:
+        """Lambda's reset after a timeout: stop this runtime, then start a fresh one."""
+        self._restart_eagerly = True
+        self._stop(reason)
+
+    async def wait_exit(self) -> int | None:
+        if self._proc is not None:
+            await self._exited.wait()
+        return self.returncode
+
+    async def close(self) -> None:
+        self._closing = True
+        self._demand.set()
+        if self._proc is not None:
+            self._stop("spindown")
+            with contextlib.suppress(ProcessLookupError):
+                await self._proc.wait()
+        if self._task is not None:
+            await self._task
+        self._close_pipe()
+
+    # -- internals --------------------------------------------------------------------
+    async def _spawn(self) -> None:
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(read_fd, False)
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                *self._argv,
+                cwd=self._cwd,
+                env=self._env,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=write_fd,
+                stderr=write_fd,
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)
+        self._pipe = read_fd
+        asyncio.get_running_loop().add_reader(read_fd, self._drain)
+        self._exited.clear()
+        self.starts += 1
+        self._engine.runtime_started()
+
+    async def _watch(self) -> None:
+        while True:
+            proc = self._proc
+            if proc is None:
+                await self._demand.wait()
+                self._demand.clear()
+                if self._closing:
+                    return
+                try:
+                    await self._spawn()
+                except OSError as exc:
+                    self._engine.runtime_exited(f"Runtime failed to start: {exc}")
+                    continue
+                continue
+            returncode = await proc.wait()
+            if self._kill_timer is not None:
+                self._kill_timer.cancel()
+                self._kill_timer = None
+            self._drain()
+            self._close_pipe()
+            self._proc = None
+            self.returncode = returncode
+            self._exited.set()
+            if self._closing:
+                return
+            crashed_mid_invoke = self._engine.in_flight > 0
+            self._engine.runtime_exited(describe_exit(returncode))
+            if crashed_mid_invoke or self._restart_eagerly or self._engine.has_work:
+                self._demand.set()
+            self._restart_eagerly = False
+
+    def _stop(self, reason: str) -> None:
+        proc = self._proc
+        if proc is None or proc.returncode is not None:
+            return
+        if self._engine.extensions:
+            self._engine.shutdown_event(reason, int(SHUTDOWN_GRACE_S * 1000))
+            self._signal(proc, signal.SIGTERM)
+            loop = asyncio.get_running_loop()
+            self._kill_timer = loop.call_later(SHUTDOWN_GRACE_S, self._signal, proc, signal.SIGKILL)
+        else:
+            self._signal(proc, signal.SIGKILL)
+
+    @staticmethod
+    def _signal(proc: asyncio.subprocess.Process, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, sig)
+
+    def _drain(self) -> None:
+        fd = self._pipe
+        if fd is None:
+            return
+        while True:
+            try:
+                data = os.read(fd, 65536)
+            except BlockingIOError:
+                return
+            except OSError:
+                data = b""
+            if not data:
+                self._close_pipe()
+                return
+            self._logs.feed(data)
+
+    def _close_pipe(self) -> None:
+        fd, self._pipe = self._pipe, None
+        if fd is None:
+            return
+        with contextlib.suppress(Exception):
+            asyncio.get_running_loop().remove_reader(fd)
+        os.close(fd)
