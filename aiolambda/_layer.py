@@ -188,6 +188,7 @@ def build_layer(
     extra_requirements: Sequence[str] = (),
     index_url: str | None = None,
     strip: bool = True,
+    package_dir: Path | None = None,
     limits: Limits = Limits(),
     progress: Callable[[str], None] = _silent,
 ) -> LayerBuild:
@@ -195,6 +196,8 @@ def build_layer(
 
     ``extra_requirements`` are more PEP 508 requirements to ship in the same layer
     (for example ``aws-lambda-powertools``). ``index_url`` replaces pip's index.
+    ``package_dir`` is where aiolambda's own files are copied from (default: the
+    package this module belongs to).
     Raises LayerError, leaving no zip behind, on any failure.
     """
     version = _aiolambda_version()
@@ -215,7 +218,7 @@ def build_layer(
             for wheel in wheels:
                 unpack_wheel(wheel, site)
             progress("adding aiolambda and the exec wrapper")
-            _copy_aiolambda(site, version)
+            _copy_aiolambda(package_dir or Path(__file__).resolve().parent, site, version)
             wrapper = stage / WRAPPER_NAME
             wrapper.write_bytes(_wrapper_bytes())
             stripped: list[str] = []
@@ -430,9 +433,8 @@ def unpack_wheel(wheel: Path, site: Path) -> None:
                 shutil.copyfileobj(source, sink)
 
 
-def _copy_aiolambda(site: Path, version: str) -> None:
-    """Copy the installed aiolambda package plus a minimal dist-info for its version."""
-    package = Path(__file__).resolve().parent
+def _copy_aiolambda(package: Path, site: Path, version: str) -> None:
+    """Copy the aiolambda package plus a minimal dist-info for its version."""
     for path in sorted(package.rglob("*")):
         relative = path.relative_to(package)
         if not path.is_file() or _is_pruned(relative.parts):
