@@ -1,0 +1,82 @@
+"""``aiolambda serve``: keep a function running behind a local Invoke API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from typing import TYPE_CHECKING
+
+from aiolambda.emulator._cli_common import add_function_options, emulator_kwargs, fail, is_loopback
+
+if TYPE_CHECKING:
+    import argparse
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Add the ``serve`` options to ``parser``."""
+    parser.epilog = (
+        "example: aiolambda serve examples/hello/app.handler --port 8080, then "
+        "curl -XPOST http://127.0.0.1:8080/2015-03-31/functions/function/invocations -d '{}'"
+    )
+    add_function_options(parser)
+    parser.add_argument("--port", type=int, default=8080, help="invoke port (default: 8080)")
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="invoke address to bind (default: 127.0.0.1)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="Lambda Managed Instances mode: AWS_LAMBDA_MAX_CONCURRENCY=N",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Serve until Ctrl-C or SIGTERM; returns the exit code."""
+    if not is_loopback(args.host):
+        print(
+            f"aiolambda: warning: binding {args.host}: the emulator has no authentication, "
+            "anyone who can reach this address can invoke the function",
+            file=sys.stderr,
+        )
+    try:
+        kwargs = emulator_kwargs(args)
+    except ValueError as exc:
+        return fail(str(exc))
+    return asyncio.run(_serve(args, kwargs))
+
+
+async def _serve(args: argparse.Namespace, kwargs: dict[str, object]) -> int:
+    from aiolambda.emulator import Emulator
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    emulator = Emulator(
+        args.handler,
+        host=args.host,
+        port=args.port,
+        concurrency=args.concurrency,
+        log_stream=sys.stderr,
+        record=False,
+        **kwargs,  # type: ignore[arg-type]
+    )
+    try:
+        await emulator.start()
+    except OSError as exc:
+        await emulator.close()
+        return fail(f"cannot start: {exc}")
+    try:
+        print(f"aiolambda: serving {args.handler} at {emulator.invoke_url}", flush=True)
+        print(
+            f"aiolambda: Runtime API at {emulator.runtime_api}; press Ctrl-C to stop",
+            flush=True,
+        )
+        await stop.wait()
+    finally:
+        with contextlib.suppress(Exception):
+            await emulator.close()
+    return 0
