@@ -144,8 +144,8 @@ def _parse_header_block(block: bytes, limit: int) -> list[tuple[bytes, bytes]]:
     """Split ``name: value\\r\\n`` lines; every line must match or the block is rejected."""
     pairs: list[tuple[bytes, bytes]] = _HEADER_LINE_RE.findall(block)
     # findall skips lines it cannot match: a count mismatch means a malformed line
-    # (obs-fold, missing colon, space before the colon, control characters...).
-    if len(pairs) != block.count(b"\r\n"):
+    # (obs-fold, missing colon, space before the colon, bare LF, control characters...).
+    if len(pairs) != block.count(b"\n"):
         raise HttpParseError("malformed header line")
     if len(pairs) > limit:
         raise HttpParseError(f"more than {limit} header fields")

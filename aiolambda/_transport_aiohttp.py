@@ -12,7 +12,8 @@ raises ``NotImplementedError``.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+import io
+from typing import TYPE_CHECKING
 
 import aiohttp
 
@@ -26,19 +27,18 @@ if TYPE_CHECKING:
 _USER_AGENT = f"aiolambda/{__version__}"
 # aiohttp would otherwise add Accept, Accept-Encoding and a Content-Type guess.
 _SKIP_AUTO_HEADERS = ("Accept", "Accept-Encoding", "Content-Type", "User-Agent")
+_LARGE_BODY_BYTES = 1 << 20
 
 
 class AiohttpConnection:
     """A :class:`aiolambda._transport.Connection` on ``aiohttp.ClientSession``."""
 
-    __slots__ = ("_base", "_busy", "_session", "_sock")
+    __slots__ = ("_base", "_busy", "_session")
 
     def __init__(self, host: str, port: int) -> None:
         self._base = f"http://{host}:{port}"
         self._session: aiohttp.ClientSession | None = None
         self._busy = False
-        # The socket of the last request's connection (for tests of socket options).
-        self._sock: Any = None
 
     def _open_session(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=1, force_close=False, ssl=False)
@@ -69,15 +69,16 @@ class AiohttpConnection:
             session = self._session
             if session is None or session.closed:
                 session = self._session = self._open_session()
-            data = None if method == "GET" and not body else body
+            data: bytes | io.BytesIO | None = None if method == "GET" and not body else body
+            if len(body) > _LARGE_BODY_BYTES:
+                # aiohttp warns (ResourceWarning) about raw bytes above 1 MiB and asks for
+                # BytesIO, which it sends in 64 KiB pieces without copying the whole.
+                data = io.BytesIO(body)
             try:
                 async with session.request(
                     method, self._base + path, data=data, headers=list(headers)
                 ) as response:
                     payload = await response.read()
-                    connection = response.connection
-                    if connection is not None and connection.transport is not None:
-                        self._sock = connection.transport.get_extra_info("socket")
                     joined: dict[str, str] = {}
                     for name, value in response.headers.items():
                         key = name.lower()

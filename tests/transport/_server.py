@@ -8,9 +8,13 @@ responses and deliberately broken ones.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from types import TracebackType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from types import TracebackType
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,13 +34,14 @@ class Request:
 class Reply:
     """What the server does for one request.
 
-    ``data`` is written in order, one write per piece, yielding to the loop between
-    pieces (so a list of single bytes reaches the client in many reads); then the
-    connection is closed when ``close`` is set.
+    After ``wait`` (if given) is done, ``data`` is written in order, one write per piece,
+    yielding to the loop between pieces (so a list of single bytes reaches the client in
+    many reads); then the connection is closed when ``close`` is set.
     """
 
     data: list[bytes]
     close: bool = False
+    wait: asyncio.Future[None] | None = None  # awaited before writing anything
 
 
 def ok(body: bytes = b"", status: int = 200, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
@@ -82,10 +87,8 @@ class Server:
         for writer in self._writers:
             writer.close()
         for writer in self._writers:
-            try:
+            with contextlib.suppress(OSError):
                 await writer.wait_closed()
-            except OSError:
-                pass
         await self._server.wait_closed()
 
     def closed(self, n: int) -> asyncio.Future[None]:
@@ -105,6 +108,8 @@ class Server:
                     break
                 self.requests.append(request)
                 reply = self.reply(request)
+                if reply.wait is not None:
+                    await reply.wait
                 for i, piece in enumerate(reply.data):
                     if i:
                         await asyncio.sleep(0)  # let the client read each piece apart
@@ -116,10 +121,8 @@ class Server:
             pass
         finally:
             writer.close()
-            try:
+            with contextlib.suppress(OSError):
                 await writer.wait_closed()
-            except OSError:
-                pass
             self.closed(index).set_result(None)
 
 
