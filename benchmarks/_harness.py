@@ -1,0 +1,479 @@
+"""Benchmark plumbing shared by run.py, concurrency.py and the smoke test.
+
+``run_once`` starts the mock Runtime API (``_mock_api.py``) in its own process,
+then one contender as a real bootstrap process with the Lambda environment, and
+returns what the mock measured plus the contender's peak RSS. Both processes are
+pinned to CPUs chosen by the caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+HERE = Path(__file__).resolve().parent
+HANDLERS = HERE / "handlers"
+MOCK = HERE / "_mock_api.py"
+PYTHON = sys.executable
+
+
+# -- events ----------------------------------------------------------------------------
+TINY_EVENT = b'{"key1":"value1","key2":"value2"}'
+
+
+def make_event(size: int) -> bytes:
+    """A compact, ASCII JSON event of about ``size`` bytes, shaped like real records.
+
+    Many small objects, as an SQS batch or an API payload would have: decoding
+    cost depends on the object count, not only on the byte count. Floats are
+    chosen so that every JSON library renders them identically.
+    """
+    if size <= len(TINY_EVENT) + 8:
+        return TINY_EVENT
+    records: list[bytes] = []
+    total = len(b'{"records":[]}')
+    i = 0
+    while True:
+        record = (
+            b'{"id":%d,"name":"record-%06d","active":%s,"score":%d.5,'
+            b'"tags":["alpha","beta"],"ref":null}'
+            % (i, i, b"true" if i % 2 else b"false", i % 1000)
+        )
+        if total + len(record) + 1 > size:
+            break
+        records.append(record)
+        total += len(record) + 1
+        i += 1
+    return b'{"records":[' + b",".join(records) + b"]}"
+
+
+@dataclass(frozen=True, slots=True)
+class Size:
+    """One event size of the benchmark and how many invocations to time per run."""
+
+    key: str
+    label: str
+    nbytes: int
+    n: int
+    n_bash: int  # bash + curl costs ~21 ms per invocation: fewer of them
+    n_quick: int
+    budget_s: float  # generous time per invocation: a run of n fails after 20 s + n * budget
+
+    def timeout_s(self, n: int) -> float:
+        return 20.0 + n * self.budget_s
+
+
+SIZES: tuple[Size, ...] = (
+    Size("tiny", "~30 B", len(TINY_EVENT), n=5000, n_bash=200, n_quick=500, budget_s=0.005),
+    Size("100k", "100 KB", 100 * 1024, n=1000, n_bash=40, n_quick=100, budget_s=0.05),
+    Size("1m", "1 MB", 1024 * 1024, n=100, n_bash=10, n_quick=10, budget_s=0.3),
+    # Lambda's payload limit is 6 MiB + 100 B including headers: stay below it.
+    Size("6m", "5.9 MB", int(5.9 * 1024 * 1024), n=20, n_bash=4, n_quick=3, budget_s=2.0),
+)
+SIZE_BY_KEY = {s.key: s for s in SIZES}
+
+
+# -- contenders ------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Contender:
+    """A bootstrap process under test: argv and extra environment."""
+
+    key: str
+    label: str
+    argv: tuple[str, ...]
+    env: Mapping[str, str] = field(default_factory=dict)
+    handler: str = "echo.handler"
+    is_bash: bool = False
+    needs: str = ""  # module or executable that must exist, else the contender is skipped
+    handler_arg: bool = True  # pass the handler as the last argument (python -m … HANDLER)
+
+    def available(self) -> str:
+        """Empty when runnable here, else the reason it is not."""
+        if not self.needs:
+            return ""
+        if self.needs.startswith("exe:"):
+            name = self.needs[4:]
+            return "" if shutil.which(name) else f"{name} not found"
+        import importlib.util
+
+        try:
+            found = importlib.util.find_spec(self.needs) is not None
+        except ImportError:
+            found = False
+        return "" if found else f"module {self.needs} not importable"
+
+
+AIOLAMBDA = ("-m", "aiolambda")
+CONTENDERS: tuple[Contender, ...] = (
+    Contender(
+        "aiolambda", "aiolambda (lean transport)", (PYTHON, *AIOLAMBDA), needs="aiolambda.__main__"
+    ),
+    Contender(
+        "aiolambda_aiohttp",
+        "aiolambda, AIOLAMBDA_TRANSPORT=aiohttp",
+        (PYTHON, *AIOLAMBDA),
+        env={"AIOLAMBDA_TRANSPORT": "aiohttp"},
+        needs="aiolambda.__main__",
+    ),
+    Contender(
+        "aiolambda_sync",
+        "aiolambda, sync handler",
+        (PYTHON, *AIOLAMBDA),
+        handler="echo.sync_handler",
+        needs="aiolambda.__main__",
+    ),
+    Contender(
+        "bash_curl",
+        "curl-based bash bootstrap",
+        ("bash", str(HERE / "bootstrap_curl.sh")),
+        is_bash=True,
+        needs="exe:curl",
+        handler_arg=False,
+    ),
+    Contender(
+        "awslambdaric",
+        "awslambdaric (classic)",
+        (PYTHON, "-m", "awslambdaric"),
+        handler="echo.sync_handler",
+        needs="awslambdaric",
+    ),
+    Contender(
+        "awslambdaric_312",
+        "awslambdaric, python3.12+ mode",
+        (PYTHON, "-m", "awslambdaric"),
+        env={"AWS_EXECUTION_ENV": "AWS_Lambda_python3.12"},
+        handler="echo.sync_handler",
+        needs="awslambdaric",
+    ),
+    Contender(
+        "floor",
+        "floor: blocking socket",
+        (PYTHON, str(HERE / "floor_client.py")),
+        handler_arg=False,
+    ),
+    Contender(
+        "floor_orjson",
+        "floor + orjson loads/dumps",
+        (PYTHON, str(HERE / "floor_client.py"), "--orjson"),
+        needs="orjson",
+        handler_arg=False,
+    ),
+)
+CONTENDER_BY_KEY = {c.key: c for c in CONTENDERS}
+
+
+def lambda_environ(port: int, handler: str, extra: Mapping[str, str]) -> dict[str, str]:
+    """The environment Lambda gives a bootstrap, and nothing of ours (no credentials)."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),
+        "LANG": "C.UTF-8",
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
+        "_HANDLER": handler,
+        "LAMBDA_TASK_ROOT": str(HANDLERS),
+        "AWS_LAMBDA_FUNCTION_NAME": "bench",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "2026/01/01/[$LATEST]00000000000000000000000000000000",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    # A pyenv shim or a virtualenv may need these to find the interpreter's packages.
+    for name in ("PYENV_VERSION", "VIRTUAL_ENV", "PYTHONPATH"):
+        if name in os.environ:
+            env[name] = os.environ[name]
+    env.update(extra)
+    return env
+
+
+# -- CPUs ------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Placement:
+    """Where the mock and the contender run."""
+
+    mock_cpu: int | None
+    client_cpu: int | None
+
+    @property
+    def label(self) -> str:
+        if self.mock_cpu is None:
+            return "unpinned"
+        if self.mock_cpu == self.client_cpu:
+            return f"same CPU ({self.mock_cpu})"
+        return f"split CPUs (mock {self.mock_cpu}, contender {self.client_cpu})"
+
+
+def placement(split: bool, pin: bool = True) -> Placement:
+    """Same-CPU pinning (the main table) or one CPU each (``--split-cpu``)."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if not pin:
+        return Placement(None, None)
+    if split and len(cpus) >= 2:
+        return Placement(cpus[0], cpus[1])
+    return Placement(cpus[-1], cpus[-1])
+
+
+def _pinner(cpu: int | None) -> Callable[[], None] | None:
+    if cpu is None:
+        return None
+
+    def pin() -> None:  # runs in the child between fork and exec, like `taskset -c`
+        os.sched_setaffinity(0, {cpu})
+
+    return pin
+
+
+# -- one run ---------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """One contender process serving ``n`` invocations of one event."""
+
+    contender: str
+    size: str
+    n: int
+    ok: bool
+    error: str
+    elapsed_s: float  # first /next -> n-th answer
+    cold_start_s: float  # exec -> first /next
+    peak_rss_kb: (
+        int  # VmHWM summed over the contender's live process group (see _group_peak_rss_kb)
+    )
+    json_equal_answers: int = 0
+    max_in_flight: int = 0
+    connections: int = 0
+    output: str = ""  # the contender's stdout + stderr, when asked for
+
+    @property
+    def us_per_inv(self) -> float:
+        return self.elapsed_s / self.n * 1e6 if self.n else float("nan")
+
+
+class EventFile:
+    """Event bytes written once to a temporary file the mock process reads."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        fd, self.path = tempfile.mkstemp(prefix="aiolambda-bench-", suffix=".json")
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+
+    def close(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+    def __enter__(self) -> EventFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` has not exited; never reaps it (wait4 reads its rusage later)."""
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return False
+    return info is None
+
+
+def run_once(
+    contender: Contender,
+    event: EventFile,
+    n: int,
+    where: Placement,
+    *,
+    size_key: str = "",
+    timeout_s: float = 120.0,
+    env_extra: Mapping[str, str] | None = None,
+    handler: str | None = None,
+    stop_signal: int = signal.SIGKILL,
+    capture_output: bool = False,
+) -> RunResult:
+    """Serve ``n`` invocations of ``event`` to a fresh ``contender`` process."""
+    mock = subprocess.Popen(
+        [PYTHON, str(MOCK), "--n", str(n), "--event-file", event.path, "--timeout", str(timeout_s)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        preexec_fn=_pinner(where.mock_cpu),  # noqa: PLW1509 - the harness runs no threads
+    )
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed in the finally below
+    proc: subprocess.Popen[bytes] | None = None
+    try:
+        assert mock.stdout is not None
+        port = int(json.loads(mock.stdout.readline())["port"])
+        handler = handler or contender.handler
+        env = lambda_environ(port, handler, {**contender.env, **(env_extra or {})})
+        argv = (*contender.argv, handler) if contender.handler_arg else contender.argv
+        started = time.perf_counter_ns()
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            cwd=HANDLERS,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_pinner(where.client_cpu),  # noqa: PLW1509 - no threads here
+            start_new_session=True,  # its own process group: killing it takes curl along
+        )
+        line = _read_result(mock, proc.pid, timeout_s + 10)
+        rss_kb = _kill_and_reap(proc, stop_signal)
+        proc = None
+        output = ""
+        if capture_output:
+            log.seek(0)
+            output = log.read().decode(errors="replace")
+        if line is None:
+            return RunResult(
+                contender.key,
+                size_key,
+                n,
+                False,
+                "contender exited early" + _tail(log),
+                0,
+                0,
+                rss_kb,
+            )
+        res = json.loads(line)["result"]
+        error = res["error"] + (_tail(log) if res["error"] else "")
+        return RunResult(
+            contender=contender.key,
+            size=size_key,
+            n=n,
+            ok=bool(res["ok"]),
+            error=error,
+            elapsed_s=res["elapsed_ns"] / 1e9,
+            cold_start_s=(res["first_next_ns"] - started) / 1e9 if res["first_next_ns"] else 0.0,
+            peak_rss_kb=rss_kb,
+            json_equal_answers=res["json_equal_answers"],
+            max_in_flight=res["max_in_flight"],
+            connections=res["connections"],
+            output=output,
+        )
+    finally:
+        if proc is not None:
+            _kill_and_reap(proc)
+        if mock.stdin is not None:
+            mock.stdin.close()
+        try:
+            mock.wait(10)
+        except subprocess.TimeoutExpired:
+            mock.kill()
+            mock.wait()
+        if mock.stdout is not None:
+            mock.stdout.close()
+        log.close()
+
+
+def _read_result(mock: subprocess.Popen[bytes], pid: int, timeout_s: float) -> str | None:
+    """The mock's result line; None if the contender died before the mock finished."""
+    assert mock.stdout is not None
+    deadline = time.monotonic() + timeout_s
+    with selectors.DefaultSelector() as sel:
+        sel.register(mock.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if sel.select(timeout=0.2):
+                line = mock.stdout.readline().decode()
+                if not line:
+                    raise RuntimeError("the mock Runtime API process died")
+                return line
+            if not _alive(pid):
+                # Give the mock a last chance: the contender may exit right after answering.
+                if sel.select(timeout=1.0):
+                    return mock.stdout.readline().decode() or None
+                return None
+    raise TimeoutError("no result from the mock Runtime API")
+
+
+def _kill_and_reap(proc: subprocess.Popen[bytes], stop_signal: int = signal.SIGKILL) -> int:
+    """Stop the contender (and its process group's leftovers); return its peak RSS in KiB."""
+    # bash starts its next curl (parked on /next) just after the last answer: wait for it
+    # briefly, so the figure holds the two processes that are resident together.
+    rss_kb, resident = _group_peak_rss_kb(proc.pid)
+    deadline = time.monotonic() + 1.0
+    while resident < 2 and proc.args[0] == "bash" and time.monotonic() < deadline:
+        time.sleep(0.005)  # polling /proc: there is no event to await
+        rss_kb, resident = _group_peak_rss_kb(proc.pid)
+    if stop_signal != signal.SIGKILL:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, stop_signal)
+        deadline = time.monotonic() + 10
+        while _alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)  # polling a process's exit: there is no event to await here
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    os.waitpid(proc.pid, 0)
+    proc.returncode = -9  # reaped above: keep Popen from waiting again
+    return rss_kb
+
+
+def _group_pids(pgid: int) -> list[str]:
+    pids = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+            # Field 5 (pgrp) follows the parenthesised command name, which may hold spaces.
+            if int(stat[stat.rindex(b")") + 2 :].split()[2]) == pgid:
+                pids.append(entry.name)
+        except (OSError, ValueError, IndexError):
+            continue  # exited meanwhile
+    return pids
+
+
+def _group_peak_rss_kb(pgid: int) -> tuple[int, int]:
+    """Sum of VmHWM (peak resident set) of the live processes in process group ``pgid``.
+
+    Not ``ru_maxrss`` from wait4: Linux carries the pre-exec high-water mark over
+    exec, so a child forked from this (large) harness would report the harness's
+    RSS. VmHWM belongs to the post-exec image. For bash + curl the group holds
+    bash and the curl parked on ``/next``: the two that are resident together.
+    Returns (KiB, number of processes counted).
+    """
+    total = count = 0
+    for pid in _group_pids(pgid):
+        try:
+            with open(f"/proc/{pid}/status", "rb") as f:
+                for line in f:
+                    if line.startswith(b"VmHWM:"):
+                        total += int(line.split()[1])
+                        count += 1
+                        break
+        except (OSError, ValueError, IndexError):
+            continue  # exited meanwhile
+    return total, count
+
+
+def _tail(log: object, limit: int = 1500) -> str:
+    f = log  # a binary temporary file
+    try:
+        f.seek(0)  # type: ignore[attr-defined]
+        text = f.read().decode(errors="replace")  # type: ignore[attr-defined]
+    except (OSError, ValueError):
+        return ""
+    return f"\n--- contender output (tail) ---\n{text[-limit:]}" if text else ""
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2

@@ -1,0 +1,624 @@
+# ruff: noqa: RUF001 - the report prints typographic signs (times, en dash, minus) on purpose
+"""Per-invocation cost of aiolambda next to bash + curl, awslambdaric and a raw-socket floor.
+
+    python benchmarks/run.py            # full run, ~10 minutes
+    python benchmarks/run.py --quick    # smoke run, under a minute
+    python benchmarks/run.py --split-cpu  # mock and contender on different CPUs
+
+Every contender is a real bootstrap process with the Lambda environment, served
+by the fast mock Runtime API (``_mock_api.py``) in its own process; every answer
+is checked against its event. Contenders alternate (A B C … A B C …) for
+``--reps`` repetitions per event size. Writes ``<tag>.md``, ``<tag>.png`` and
+``<tag>.json`` to ``benchmarks/results/`` and exits 1 if any run failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import signal
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from typing import TYPE_CHECKING
+
+import _harness as h
+import _phases
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+RESULTS = h.HERE / "results"
+REFERENCE = "awslambdaric"
+FLOOR = "floor"
+SUBJECT = "aiolambda"
+
+
+@dataclass(slots=True)
+class Cell:
+    """Figures of one contender on one event size, over all repetitions."""
+
+    contender: str
+    size: str
+    n: int
+    us: list[float] = field(default_factory=list)  # per repetition, None-free (failures dropped)
+    us_by_rep: dict[int, float] = field(default_factory=dict)
+    rss_kb: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    ratio_ref: float = float("nan")
+    ratio_floor: float = float("nan")
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and bool(self.us)
+
+    @property
+    def median_us(self) -> float:
+        return h.median(self.us)
+
+    @property
+    def rss_mb(self) -> float:
+        return h.median([k / 1024 for k in self.rss_kb])
+
+
+def pair_ratio(a: Cell, b: Cell) -> float:
+    """Median over repetitions of a/b, each repetition's pair measured back to back."""
+    ratios = [a.us_by_rep[r] / b.us_by_rep[r] for r in a.us_by_rep if r in b.us_by_rep]
+    return h.median(ratios)
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# -- the passes -------------------------------------------------------------------------
+def timing_pass(
+    contenders: Sequence[h.Contender],
+    sizes: Sequence[h.Size],
+    reps: int,
+    where: h.Placement,
+    quick: bool,
+    skip_bash_large: bool,
+    raw: list[dict[str, object]],
+) -> dict[tuple[str, str], Cell]:
+    cells: dict[tuple[str, str], Cell] = {}
+    for size in sizes:
+        with h.EventFile(h.make_event(size.nbytes)) as event:
+            for rep in range(reps):
+                for c in contenders:
+                    if c.is_bash and skip_bash_large and size.key in {"1m", "6m"}:
+                        continue
+                    n = size.n_quick if quick else (size.n_bash if c.is_bash else size.n)
+                    if quick and c.is_bash:
+                        n = max(2, n // 5)
+                    r = h.run_once(
+                        c, event, n, where, size_key=size.key, timeout_s=size.timeout_s(n)
+                    )
+                    raw.append({"pass": "timing", "rep": rep, **asdict(r)})
+                    cell = cells.setdefault((c.key, size.key), Cell(c.key, size.key, n))
+                    if r.ok:
+                        cell.us.append(r.us_per_inv)
+                        cell.us_by_rep[rep] = r.us_per_inv
+                        cell.rss_kb.append(r.peak_rss_kb)
+                        log(
+                            f"  {size.key:>4} rep {rep + 1}/{reps} {c.key:<18} "
+                            f"{r.us_per_inv:10.1f} µs/inv"
+                        )
+                    else:
+                        cell.errors.append(r.error)
+                        log(f"  {size.key:>4} rep {rep + 1}/{reps} {c.key:<18} FAILED: {r.error}")
+    for (_, size_key), cell in cells.items():
+        ref, floor = cells.get((REFERENCE, size_key)), cells.get((FLOOR, size_key))
+        if ref is not None:
+            cell.ratio_ref = pair_ratio(cell, ref)
+        if floor is not None:
+            cell.ratio_floor = pair_ratio(cell, floor)
+    return cells
+
+
+def cold_start_pass(
+    contenders: Sequence[h.Contender], count: int, where: h.Placement, raw: list[dict[str, object]]
+) -> dict[str, list[float]]:
+    """Exec -> first /next, ``count`` launches per contender, alternating."""
+    cold: dict[str, list[float]] = {c.key: [] for c in contenders}
+    with h.EventFile(h.TINY_EVENT) as event:
+        for i in range(count):
+            for c in contenders:
+                r = h.run_once(c, event, 1, where, size_key="cold", timeout_s=30)
+                raw.append({"pass": "cold", "rep": i, **asdict(r)})
+                if r.ok:
+                    cold[c.key].append(r.cold_start_s * 1000)
+                else:
+                    log(f"  cold start {c.key} FAILED: {r.error}")
+    return cold
+
+
+def profile_pass(
+    sizes: Sequence[h.Size], cells: dict[tuple[str, str], Cell], where: h.Placement, quick: bool
+) -> dict[str, object]:
+    """In-process codec timings, a cProfile of the runtime, and -X importtime."""
+    out: dict[str, object] = {}
+    codec = []
+    for size in sizes:
+        codec.append(
+            asdict(_phases.codec_times(size.key, h.make_event(size.nbytes), 0.2 if quick else 0.6))
+        )
+    out["codec"] = codec
+    subject = h.CONTENDER_BY_KEY[SUBJECT]
+    if subject.available():
+        out["note"] = f"{SUBJECT} not runnable: {subject.available()}"
+        return out
+    profiles: dict[str, object] = {}
+    for size_key in ("tiny", "1m"):
+        size = h.SIZE_BY_KEY[size_key]
+        prof_path = Path(tempfile.gettempdir()) / f"aiolambda-bench-{size_key}.prof"
+        wrapped = replace(
+            subject,
+            argv=(h.PYTHON, str(h.HERE / "_profile_wrapper.py"), str(prof_path), "aiolambda"),
+        )
+        with h.EventFile(h.make_event(size.nbytes)) as event:
+            n = size.n_quick if quick else size.n
+            r = h.run_once(
+                wrapped,
+                event,
+                n,
+                where,
+                size_key=size_key,
+                timeout_s=3 * size.timeout_s(n),
+                stop_signal=signal.SIGINT,
+            )
+        if r.ok and prof_path.exists():
+            rows = _phases.top_functions(str(prof_path))
+            profiles[size_key] = {
+                "n": n,
+                "us_per_inv_under_cprofile": r.us_per_inv,
+                "top": [
+                    {
+                        "function": f,
+                        "calls": c,
+                        "tottime_us_per_inv": t / n * 1e6,
+                        "cumtime_us_per_inv": cu / n * 1e6,
+                    }
+                    for f, c, t, cu in rows
+                ],
+            }
+            prof_path.unlink()
+        else:
+            profiles[size_key] = {
+                "error": r.error or "the runtime did not write a profile on SIGINT"
+            }
+    out["cprofile"] = profiles
+    imports: dict[str, object] = {}
+    with h.EventFile(h.TINY_EVENT) as event:
+        for key in (SUBJECT, REFERENCE):
+            c = h.CONTENDER_BY_KEY[key]
+            if c.available():
+                continue
+            traced = replace(c, argv=(c.argv[0], "-X", "importtime", *c.argv[1:]))
+            r = h.run_once(
+                traced, event, 1, where, size_key="importtime", timeout_s=30, capture_output=True
+            )
+            total, top = _phases.importtime_top(r.output)
+            imports[key] = {
+                "total_ms": total,
+                "top": top,
+                "cold_start_ms_traced": r.cold_start_s * 1000,
+            }
+    out["importtime"] = imports
+    return out
+
+
+# -- report -----------------------------------------------------------------------------
+def fmt_us(us: float) -> str:
+    if us != us:  # NaN
+        return "–"
+    if us >= 1000:
+        return f"{us:,.0f}".replace(",", " ")
+    return f"{us:.1f}"
+
+
+def fmt_x(x: float) -> str:
+    if x != x:
+        return "–"
+    return f"{x:.2f}" if x < 10 else f"{x:.0f}"
+
+
+def targets(
+    cells: dict[tuple[str, str], Cell], cold: dict[str, list[float]]
+) -> list[tuple[bool | None, str]]:
+    """One (passed, line) per target of issue 4; passed is None when it could not be measured."""
+    lines: list[tuple[bool | None, str]] = []
+
+    def cell(c: str, s: str) -> Cell | None:
+        got = cells.get((c, s))
+        return got if got is not None and got.ok else None
+
+    def check(ok: bool | None, text: str) -> None:
+        lines.append((ok, text))
+
+    tiny = cell(SUBJECT, "tiny")
+    if tiny is None:
+        check(None, f"{SUBJECT} has no successful tiny-event runs: every target unmeasured")
+        return lines
+    x = tiny.ratio_ref
+    check(x <= 0.5 if x == x else None, f"tiny event: {fmt_x(x)}× awslambdaric (target ≤ 0.5×)")
+    x = tiny.ratio_floor
+    check(x <= 1.25 if x == x else None, f"tiny event: {fmt_x(x)}× the floor (target ≤ 1.25×)")
+    bash = cell("bash_curl", "tiny")
+    if bash is not None:
+        x = pair_ratio(bash, tiny)
+        check(
+            x >= 400 if x == x else None,
+            f"tiny event: {x:.0f}× faster than bash + curl (target ≥ 400×)",
+        )
+    else:
+        check(None, "bash + curl not measured (target ≥ 400× faster)")
+    for s, label in (("100k", "100 KB"), ("1m", "1 MB")):
+        c = cell(SUBJECT, s)
+        x = c.ratio_ref if c is not None else float("nan")
+        check(
+            x <= 0.35 if x == x else None,
+            f"{label} event: {fmt_x(x)}× awslambdaric (target ≤ 0.35×)",
+        )
+    mine, ref = h.median(cold.get(SUBJECT, [])), h.median(cold.get(REFERENCE, []))
+    check(
+        mine <= ref if mine == mine and ref == ref else None,
+        f"cold start: {mine:.0f} ms vs awslambdaric {ref:.0f} ms (target: no slower)",
+    )
+    ref_cell = cell(REFERENCE, "tiny")
+    if ref_cell is not None:
+        x = tiny.rss_mb / ref_cell.rss_mb
+        check(
+            x <= 1.5,
+            f"peak RSS: {tiny.rss_mb:.1f} MB vs awslambdaric {ref_cell.rss_mb:.1f} MB "
+            f"= {x:.2f}× (target ≤ 1.5×)",
+        )
+    return lines
+
+
+def render_markdown(
+    args: argparse.Namespace,
+    contenders: Sequence[h.Contender],
+    sizes: Sequence[h.Size],
+    cells: dict[tuple[str, str], Cell],
+    cold: dict[str, list[float]],
+    prof: dict[str, object],
+    where: h.Placement,
+    skipped: dict[str, str],
+    started: float,
+) -> str:
+    out: list[str] = []
+    w = out.append
+    w(f"# aiolambda benchmarks: {args.tag}\n")
+    w(
+        f"`{' '.join(['python benchmarks/run.py', *args.argv])}` on "
+        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}; "
+        f"Python {platform.python_version()}, {_cpu_model()}, {os.cpu_count()} vCPUs; "
+        f"mock and contender on {where.label}; {args.reps} alternating repetitions; "
+        f"run took {(time.time() - started) / 60:.1f} min.\n"
+    )
+    tiny = next((s for s in sizes if s.key == "tiny"), None)
+    if tiny is not None:
+        w(f"## Tiny event ({len(h.TINY_EVENT)} B): µs per invocation\n")
+        w(
+            "| contender | µs/inv median (min–max) | inv/s | × awslambdaric | × floor "
+            "| peak RSS MB | cold start ms |"
+        )
+        w("|---|---|---|---|---|---|---|")
+        for c in contenders:
+            cell = cells.get((c.key, "tiny"))
+            if cell is None:
+                continue
+            cs = h.median(cold.get(c.key, []))
+            cold_txt = f"{cs:.0f}" if cs == cs else "–"
+            if not cell.ok:
+                w(f"| {c.label} | FAILED ({len(cell.errors)} runs) | | | | | {cold_txt} |")
+                continue
+            w(
+                f"| {c.label} | {fmt_us(cell.median_us)} "
+                f"({fmt_us(min(cell.us))}–{fmt_us(max(cell.us))}) "
+                f"| {fmt_us(1e6 / cell.median_us)} | {fmt_x(cell.ratio_ref)} "
+                f"| {fmt_x(cell.ratio_floor)} "
+                f"| {cell.rss_mb:.1f} | {cold_txt} |"
+            )
+        w(
+            f"\nN per run: {tiny.n_quick if args.quick else tiny.n} "
+            f"(bash + curl: {_n(cells, 'bash_curl', 'tiny')}).\n"
+        )
+    larger = [s for s in sizes if s.key != "tiny"]
+    if larger:
+        w("## Larger events: µs per invocation, median (× awslambdaric)\n")
+        w("| contender | " + " | ".join(s.label for s in larger) + " |")
+        w("|---|" + "---|" * len(larger))
+        for c in contenders:
+            row = []
+            for s in larger:
+                cell = cells.get((c.key, s.key))
+                if cell is None:
+                    row.append("not run")
+                elif not cell.ok:
+                    row.append("FAILED")
+                else:
+                    row.append(f"{fmt_us(cell.median_us)} ({fmt_x(cell.ratio_ref)}×)")
+            w(f"| {c.label} | " + " | ".join(row) + " |")
+        ns = ", ".join(
+            f"{s.label}: {s.n_quick if args.quick else s.n} "
+            f"({_n(cells, 'bash_curl', s.key)} for bash)"
+            for s in larger
+        )
+        w(
+            f"\nN per run: {ns}. Peak RSS, MB (median), "
+            + "; ".join(
+                f"{s.label}: "
+                + ", ".join(
+                    f"{c.key} {cells[(c.key, s.key)].rss_mb:.0f}"
+                    for c in contenders
+                    if (c.key, s.key) in cells and cells[(c.key, s.key)].ok
+                )
+                for s in larger
+            )
+            + ".\n"
+        )
+    w("## Targets (issue 4)\n")
+    for ok, line in targets(cells, cold):
+        w(f"- {'PASS' if ok else 'FAIL' if ok is False else 'N/A '} {line}")
+    w("")
+    w(render_profile(prof, cells, sizes))
+    if skipped:
+        w("## Not run\n")
+        for key, why in skipped.items():
+            w(f"- {key}: {why}")
+        w("")
+    w(METHOD)
+    return "\n".join(out)
+
+
+def _n(cells: dict[tuple[str, str], Cell], contender: str, size: str) -> str:
+    cell = cells.get((contender, size))
+    return str(cell.n) if cell is not None else "not run"
+
+
+def render_profile(
+    prof: dict[str, object], cells: dict[tuple[str, str], Cell], sizes: Sequence[h.Size]
+) -> str:
+    out: list[str] = ["## Where aiolambda's time goes\n"]
+    w = out.append
+    w(
+        "Phases estimated from outside (the runtime has no profiling hook): decode/encode = "
+        "orjson timed in-process on the same event; handler = one task of the async echo "
+        "created and awaited on uvloop; receive + send = aiolambda's µs/inv − the floor's "
+        "(which already pays the mock, the kernel and minimal socket I/O) − decode − encode − "
+        "handler. simplejson columns show awslambdaric's codec on the same event.\n"
+    )
+    w(
+        "| event | aiolambda µs/inv | floor µs/inv | decode (orjson) | handler "
+        "| encode (orjson) | receive + send (rest) | simplejson loads + dumps |"
+    )
+    w("|---|---|---|---|---|---|---|---|")
+    codec = {c["size"]: c for c in prof.get("codec", [])}  # type: ignore[union-attr]
+    for s in sizes:
+        ct = codec.get(s.key)
+        mine, floor = cells.get((SUBJECT, s.key)), cells.get((FLOOR, s.key))
+        if ct is None:
+            continue
+        total = mine.median_us if mine is not None and mine.ok else float("nan")
+        base = floor.median_us if floor is not None and floor.ok else float("nan")
+        rest = total - base - ct["orjson_loads_us"] - ct["orjson_dumps_us"] - ct["handler_task_us"]
+        w(
+            f"| {s.label} | {fmt_us(total)} | {fmt_us(base)} | {fmt_us(ct['orjson_loads_us'])} "
+            f"| {fmt_us(ct['handler_task_us'])} | {fmt_us(ct['orjson_dumps_us'])} | {fmt_us(rest)} "
+            f"| {fmt_us(ct['simplejson_loads_us'] + ct['simplejson_dumps_us'])} |"
+        )
+    w("")
+    cprof = prof.get("cprofile")
+    if isinstance(cprof, dict):
+        for size_key, data in cprof.items():
+            if "error" in data:
+                w(f"cProfile ({size_key}): not available: {data['error'][:300]}\n")
+                continue
+            w(
+                f"cProfile of the runtime process, {size_key} event, {data['n']} invocations "
+                f"({data['us_per_inv_under_cprofile']:.0f} µs/inv under the profiler; "
+                "own time per invocation, top functions):\n"
+            )
+            w("| function | calls/inv | own µs/inv | cumulative µs/inv |")
+            w("|---|---|---|---|")
+            for row in data["top"]:
+                w(
+                    f"| `{row['function']}` | {row['calls'] / data['n']:.1f} "
+                    f"| {row['tottime_us_per_inv']:.1f} "
+                    f"| {row['cumtime_us_per_inv']:.1f} |"
+                )
+            w("")
+    imports = prof.get("importtime")
+    if isinstance(imports, dict) and imports:
+        w("Cold start, `python -X importtime` (top-level imports, ms, cumulative):\n")
+        for key, data in imports.items():
+            top = ", ".join(f"{name} {ms:.1f}" for name, ms in data["top"][:8])
+            w(f"- {key}: {data['total_ms']:.0f} ms of imports in total; biggest: {top}")
+        w("")
+    if "note" in prof:
+        w(f"{prof['note']}\n")
+    return "\n".join(out)
+
+
+METHOD = """## Method
+
+- **Mock Runtime API** (`benchmarks/_mock_api.py`): a raw `asyncio.Protocol` server on uvloop
+  in its own process, keep-alive, pre-built response heads with a fresh request id per invocation
+  and the usual headers (request id, deadline, function ARN, trace id, content type). It serves
+  exactly N invocations and checks each answer against its event (byte-exact against the usual
+  JSON renderings, else parsed-JSON-equal): a wrong answer, an unknown or repeated request id or
+  an `/error` post fails the run. Time runs from the first `/next` to the N-th answer.
+- **Contenders** are real processes started with the Lambda environment (`_HANDLER`,
+  `LAMBDA_TASK_ROOT`, `AWS_LAMBDA_RUNTIME_API`, function name/version/memory, log group/stream,
+  region; no credentials), echo handlers in `benchmarks/handlers/`.
+- **CPU placement**: on these 2-vCPU VMs a wake-up across vCPUs costs far more than on bare
+  metal, which would drown the differences, so the mock and the contender are pinned to the same
+  CPU (`sched_setaffinity`, what `taskset -c` does) for the main table; `--split-cpu` puts them on
+  different CPUs.
+- **Repetitions**: contenders alternate A B C … A B C … so slow phases of the host hit all of
+  them; figures are medians over repetitions with min–max, ratios are medians of per-repetition
+  ratios (each pair measured back to back). Quote ratios, not absolute times: the host drifts.
+- **Peak RSS** is `VmHWM` from `/proc/PID/status` of the contender, read just before it is
+  killed, summed over its process group (for bash: bash plus the curl parked on `/next`). Not
+  `ru_maxrss` from `wait4`: Linux carries the forking parent's high-water mark across `exec`, so
+  it would report the harness's size. **Cold start** is the time from just before `exec` of
+  the contender to the mock receiving its first `/next` (median of the cold-start launches).
+- bash + curl gets fewer invocations per run (it costs ~20 ms each).
+"""
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
+
+
+def render_chart(
+    path: Path,
+    contenders: Sequence[h.Contender],
+    sizes: Sequence[h.Size],
+    cells: dict[tuple[str, str], Cell],
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(
+        1, len(sizes), figsize=(4.2 * len(sizes), 0.45 * len(contenders) + 1.8), squeeze=False
+    )
+    for ax, s in zip(axes[0], sizes, strict=True):
+        labels, med, lo, hi, colors = [], [], [], [], []
+        for c in contenders:
+            cell = cells.get((c.key, s.key))
+            if cell is None or not cell.ok:
+                continue
+            labels.append(c.label)
+            m = cell.median_us
+            med.append(m)
+            lo.append(m - min(cell.us))
+            hi.append(max(cell.us) - m)
+            colors.append(
+                "#d62728"
+                if c.key.startswith(SUBJECT)
+                else "#7f7f7f"
+                if c.key.startswith("floor")
+                else "#1f77b4"
+            )
+        y = list(range(len(labels)))
+        ax.barh(y, med, xerr=[lo, hi], color=colors, capsize=2)
+        ax.set_yticks(y, labels if ax is axes[0][0] else [""] * len(labels))
+        ax.invert_yaxis()
+        ax.set_xscale("log")
+        ax.set_title(f"{s.label} event")
+        ax.set_xlabel("µs per invocation (log)")
+        for yi, m in zip(y, med, strict=True):
+            ax.text(m, yi, f" {fmt_us(m)}", va="center", fontsize=7)
+    fig.suptitle("Per-invocation cost (median, min–max), lower is better")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+# -- main -------------------------------------------------------------------------------
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: small N, 2 repetitions, < 1 minute"
+    )
+    parser.add_argument(
+        "--reps", type=int, default=None, help="alternating repetitions (default 5, quick 2)"
+    )
+    parser.add_argument(
+        "--sizes", default=None, help="comma-separated: tiny,100k,1m,6m (quick: tiny,100k,1m)"
+    )
+    parser.add_argument("--contenders", default=",".join(c.key for c in h.CONTENDERS))
+    parser.add_argument(
+        "--split-cpu", action="store_true", help="mock and contender on different CPUs"
+    )
+    parser.add_argument(
+        "--no-pin", action="store_true", help="leave CPU placement to the scheduler"
+    )
+    parser.add_argument(
+        "--cold-starts", type=int, default=None, help="launches per contender (default 10, quick 3)"
+    )
+    parser.add_argument(
+        "--skip-bash-large", action="store_true", help="no bash + curl on 1 MB and 5.9 MB"
+    )
+    parser.add_argument("--no-profile", action="store_true", help="skip the per-phase profile")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
+    parser.add_argument(
+        "--tag", default=None, help="output file stem (default: latest, quick: quick)"
+    )
+    args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
+    args.reps = args.reps or (2 if args.quick else 5)
+    args.tag = args.tag or (
+        "quick" if args.quick else ("latest-split" if args.split_cpu else "latest")
+    )
+    cold_n = args.cold_starts if args.cold_starts is not None else (3 if args.quick else 10)
+    size_keys = (args.sizes or ("tiny,100k,1m" if args.quick else "tiny,100k,1m,6m")).split(",")
+    sizes = [h.SIZE_BY_KEY[k] for k in size_keys]
+    where = h.placement(args.split_cpu, not args.no_pin)
+
+    contenders, skipped = [], {}
+    for key in args.contenders.split(","):
+        c = h.CONTENDER_BY_KEY[key]
+        why = c.available()
+        if why:
+            skipped[key] = why
+        else:
+            contenders.append(c)
+    started = time.time()
+    log(f"benchmarking {', '.join(c.key for c in contenders)} on {where.label}")
+    for key, why in skipped.items():
+        log(f"  skipping {key}: {why}")
+    raw: list[dict[str, object]] = []
+    cells = timing_pass(contenders, sizes, args.reps, where, args.quick, args.skip_bash_large, raw)
+    log("cold starts")
+    cold = cold_start_pass(contenders, cold_n, where, raw)
+    prof: dict[str, object] = {}
+    if not args.no_profile:
+        log("per-phase profile")
+        prof = profile_pass(sizes, cells, where, args.quick)
+    md = render_markdown(args, contenders, sizes, cells, cold, prof, where, skipped, started)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{args.tag}.md").write_text(md + "\n")
+    data = {
+        "argv": args.argv,
+        "started": started,
+        "placement": asdict(where),
+        "python": platform.python_version(),
+        "cells": [asdict(c) | {"median_us": c.median_us, "ok": c.ok} for c in cells.values()],
+        "cold_start_ms": cold,
+        "profile": prof,
+        "runs": raw,
+    }
+    (args.out / f"{args.tag}.json").write_text(json.dumps(data, indent=1, default=str))
+    try:
+        render_chart(args.out / f"{args.tag}.png", contenders, sizes, cells)
+    except ImportError as exc:
+        log(f"no chart: {exc}")
+    print(md)
+    failed = [f"{c.contender}/{c.size}" for c in cells.values() if c.errors]
+    if failed:
+        log(f"FAILED runs: {', '.join(failed)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
