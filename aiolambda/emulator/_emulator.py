@@ -337,6 +337,11 @@ class Emulator:
         return self._supervisor.returncode if self._supervisor is not None else None
 
     @property
+    def exit_codes(self) -> list[int]:
+        """Exit status of every runtime process that ended, oldest first (spawn mode)."""
+        return list(self._supervisor.exit_codes) if self._supervisor is not None else []
+
+    @property
     def pid(self) -> int | None:
         """Process id of the running runtime (spawn mode), or ``None``."""
         return self._supervisor.pid if self._supervisor is not None else None

@@ -270,7 +270,7 @@ class Engine:
         self.extensions.clear()
         self._update_watchdog()
 
-    def runtime_exited(self, how: str) -> None:
+    def runtime_exited(self, how: str, *, blame_init: bool = True) -> None:
         """The runtime process ended: fail what it held, drop its long-polls."""
         while self._waiters:
             waiter = self._waiters.popleft()
@@ -278,7 +278,7 @@ class Engine:
                 waiter.cancel()
         for inv in list(self._running.values()):
             self._exit_error(inv, how)
-        if not self.initialised and not self._init_error_posted and self._queue:
+        if blame_init and not self.initialised and not self._init_error_posted and self._queue:
             # It died during init without saying why: that invocation gets the exit.
             self._exit_error(self._queue.popleft(), how)
         self._update_watchdog()

@@ -68,8 +68,10 @@ class Supervisor:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._restart_eagerly = False
+        self._killed = False
         self._kill_timer: asyncio.TimerHandle | None = None
         self.returncode: int | None = None
+        self.exit_codes: list[int] = []
         self.starts = 0
         engine.on_reset = self.reset
         engine.on_demand = self.demand
@@ -138,6 +140,8 @@ class Supervisor:
         while True:
             proc = self._proc
             if proc is None:
+                if self._closing:
+                    return
                 await self._demand.wait()
                 self._demand.clear()
                 if self._closing:
@@ -147,6 +151,8 @@ class Supervisor:
                 except OSError as exc:
                     self._engine.runtime_exited(f"Runtime failed to start: {exc}")
                     continue
+                if self._closing:  # close() ran while the process was being created
+                    self._stop("spindown")
                 continue
             returncode = await proc.wait()
             if self._kill_timer is not None:
@@ -156,19 +162,23 @@ class Supervisor:
             self._close_pipe()
             self._proc = None
             self.returncode = returncode
+            self.exit_codes.append(returncode)
             self._exited.set()
             if self._closing:
                 return
             crashed_mid_invoke = self._engine.in_flight > 0
-            self._engine.runtime_exited(describe_exit(returncode))
+            # A runtime we killed ourselves (a reset) is not to blame for queued work.
+            self._engine.runtime_exited(describe_exit(returncode), blame_init=not self._killed)
             if crashed_mid_invoke or self._restart_eagerly or self._engine.has_work:
                 self._demand.set()
             self._restart_eagerly = False
+            self._killed = False
 
     def _stop(self, reason: str) -> None:
         proc = self._proc
         if proc is None or proc.returncode is not None:
             return
+        self._killed = True
         if self._engine.extensions:
             self._engine.shutdown_event(reason, int(SHUTDOWN_GRACE_S * 1000))
             self._signal(proc, signal.SIGTERM)
