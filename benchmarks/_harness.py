@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import platform
 import selectors
 import shutil
 import signal
@@ -250,13 +251,13 @@ class RunResult:
     error: str
     elapsed_s: float  # first /next -> n-th answer
     cold_start_s: float  # exec -> first /next
-    peak_rss_kb: (
-        int  # VmHWM summed over the contender's live process group (see _group_peak_rss_kb)
-    )
+    peak_rss_kb: int  # VmHWM summed over the contender's live process group (see _group_memory)
     json_equal_answers: int = 0
     max_in_flight: int = 0
     connections: int = 0
     output: str = ""  # the contender's stdout + stderr, when asked for
+    pss_kb: int = 0  # proportional set size summed over the group when the run ended
+    processes: int = 0  # live processes in the contender's group when the run ended
 
     @property
     def us_per_inv(self) -> float:
@@ -332,7 +333,7 @@ def run_once(
             start_new_session=True,  # its own process group: killing it takes curl along
         )
         line = _read_result(mock, proc.pid, timeout_s + 10)
-        rss_kb = _kill_and_reap(proc, stop_signal)
+        rss_kb, pss_kb, processes = _kill_and_reap(proc, stop_signal)
         proc = None
         output = ""
         if capture_output:
@@ -364,6 +365,8 @@ def run_once(
             max_in_flight=res["max_in_flight"],
             connections=res["connections"],
             output=output,
+            pss_kb=pss_kb,
+            processes=processes,
         )
     finally:
         if proc is not None:
@@ -400,15 +403,17 @@ def _read_result(mock: subprocess.Popen[bytes], pid: int, timeout_s: float) -> s
     raise TimeoutError("no result from the mock Runtime API")
 
 
-def _kill_and_reap(proc: subprocess.Popen[bytes], stop_signal: int = signal.SIGKILL) -> int:
-    """Stop the contender (and its process group's leftovers); return its peak RSS in KiB."""
+def _kill_and_reap(
+    proc: subprocess.Popen[bytes], stop_signal: int = signal.SIGKILL
+) -> tuple[int, int, int]:
+    """Stop the contender and its process group; return (peak RSS KiB, PSS KiB, processes)."""
     # bash starts its next curl (parked on /next) just after the last answer: wait for it
     # briefly, so the figure holds the two processes that are resident together.
-    rss_kb, resident = _group_peak_rss_kb(proc.pid)
+    rss_kb, pss_kb, resident = _group_memory(proc.pid)
     deadline = time.monotonic() + 1.0
     while resident < 2 and proc.args[0] == "bash" and time.monotonic() < deadline:
         time.sleep(0.005)  # polling /proc: there is no event to await
-        rss_kb, resident = _group_peak_rss_kb(proc.pid)
+        rss_kb, pss_kb, resident = _group_memory(proc.pid)
     if stop_signal != signal.SIGKILL:
         with contextlib.suppress(ProcessLookupError):
             os.kill(proc.pid, stop_signal)
@@ -419,7 +424,7 @@ def _kill_and_reap(proc: subprocess.Popen[bytes], stop_signal: int = signal.SIGK
         os.killpg(proc.pid, signal.SIGKILL)
     os.waitpid(proc.pid, 0)
     proc.returncode = -9  # reaped above: keep Popen from waiting again
-    return rss_kb
+    return rss_kb, pss_kb, resident
 
 
 def _group_pids(pgid: int) -> list[str]:
@@ -438,16 +443,17 @@ def _group_pids(pgid: int) -> list[str]:
     return pids
 
 
-def _group_peak_rss_kb(pgid: int) -> tuple[int, int]:
-    """Sum of VmHWM (peak resident set) of the live processes in process group ``pgid``.
+def _group_memory(pgid: int) -> tuple[int, int, int]:
+    """Sums of VmHWM (peak resident set) and PSS of the live processes in group ``pgid``.
 
     Not ``ru_maxrss`` from wait4: Linux carries the pre-exec high-water mark over
     exec, so a child forked from this (large) harness would report the harness's
     RSS. VmHWM belongs to the post-exec image. For bash + curl the group holds
     bash and the curl parked on ``/next``: the two that are resident together.
-    Returns (KiB, number of processes counted).
+    PSS (now, not peak) splits shared pages among the processes sharing them: the
+    fair sum for forked workers. Returns (VmHWM KiB, PSS KiB, processes counted).
     """
-    total = count = 0
+    total = pss = count = 0
     for pid in _group_pids(pgid):
         try:
             with open(f"/proc/{pid}/status", "rb") as f:
@@ -456,9 +462,14 @@ def _group_peak_rss_kb(pgid: int) -> tuple[int, int]:
                         total += int(line.split()[1])
                         count += 1
                         break
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+                for line in f:
+                    if line.startswith(b"Pss:"):
+                        pss += int(line.split()[1])
+                        break
         except (OSError, ValueError, IndexError):
             continue  # exited meanwhile
-    return total, count
+    return total, pss, count
 
 
 def _tail(log: object, limit: int = 1500) -> str:
@@ -469,6 +480,21 @@ def _tail(log: object, limit: int = 1500) -> str:
     except (OSError, ValueError):
         return ""
     return f"\n--- contender output (tail) ---\n{text[-limit:]}" if text else ""
+
+
+def log(msg: str) -> None:
+    """Progress goes to stderr; stdout carries the report."""
+    print(msg, file=sys.stderr, flush=True)
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.machine()
 
 
 def median(values: list[float]) -> float:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 
 import _harness as h
 import _phases
+from _harness import log
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -72,10 +73,6 @@ def pair_ratio(a: Cell, b: Cell) -> float:
     """Median over repetitions of a/b, each repetition's pair measured back to back."""
     ratios = [a.us_by_rep[r] / b.us_by_rep[r] for r in a.us_by_rep if r in b.us_by_rep]
     return h.median(ratios)
-
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
 
 
 # -- the passes -------------------------------------------------------------------------
@@ -300,7 +297,7 @@ def render_markdown(
     w(
         f"`{' '.join(['python benchmarks/run.py', *args.argv])}` on "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}; "
-        f"Python {platform.python_version()}, {_cpu_model()}, {os.cpu_count()} vCPUs; "
+        f"Python {platform.python_version()}, {h.cpu_model()}, {os.cpu_count()} vCPUs; "
         f"mock and contender on {where.label}; {args.reps} alternating repetitions; "
         f"run took {(time.time() - started) / 60:.1f} min.\n"
     )
@@ -474,16 +471,6 @@ METHOD = """## Method
   the contender to the mock receiving its first `/next` (median of the cold-start launches).
 - bash + curl gets fewer invocations per run (it costs ~20 ms each).
 """
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.machine()
 
 
 def render_chart(

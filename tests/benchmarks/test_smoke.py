@@ -180,3 +180,25 @@ async def test_mock_serves_concurrent_connections() -> None:
     assert result.ok, result.error
     assert result.max_in_flight == n
     assert result.connections == n
+
+
+def test_concurrency_benchmark_loses_and_repeats_nothing() -> None:
+    contender = h.CONTENDER_BY_KEY["aiolambda"]
+    why = contender.available()
+    if why:
+        pytest.skip(why)
+    n_conc, rounds = 8, 3
+    with h.EventFile(h.TINY_EVENT) as event:
+        result = h.run_once(
+            contender,
+            event,
+            n_conc * rounds,
+            h.placement(split=False),
+            timeout_s=20,
+            env_extra={"AWS_LAMBDA_MAX_CONCURRENCY": str(n_conc)},
+            handler="sleep.handler",
+        )
+    # ok: every one of the 24 invocations answered exactly once, with its own event.
+    assert result.ok, result.error
+    assert result.connections >= n_conc  # one keep-alive connection per poller
+    assert result.max_in_flight > 1  # invocations overlapped

@@ -1,0 +1,251 @@
+# ruff: noqa: RUF001, RUF002 - the report prints typographic signs (times, en dash) on purpose
+"""One aiolambda process, N invocations in flight: throughput and memory (Managed Instances).
+
+    python benchmarks/concurrency.py           # N = 1, 16, 64, 256; ~2 minutes
+    python benchmarks/concurrency.py --quick   # fewer rounds and repetitions
+
+The handler is I/O-bound (``await asyncio.sleep(0.05)``), so the ideal throughput
+of N concurrent invocations is N / 0.05 s. The mock Runtime API keeps N × rounds
+invocations queued and serves every connection that polls ``/next``; aiolambda
+runs with ``AWS_LAMBDA_MAX_CONCURRENCY=N``. Every answer is checked: a lost,
+repeated or wrong answer fails the run.
+
+The process-per-request model (AWS's Python runtime on Managed Instances) needs
+one process per concurrent invocation: its memory is N × the peak RSS of one
+awslambdaric process running the blocking twin of the handler, measured once
+and multiplied. As a cross-check, awslambdaric's own multi-concurrent mode (N
+forked worker processes) is run too, up to ``--ric-max``, and its summed PSS
+(shared pages split between the workers) reported.
+
+Writes ``concurrency.md`` and ``concurrency.json`` to ``benchmarks/results/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _harness as h
+from _harness import log
+
+SLEEP_S = 0.05  # handlers/sleep.py
+LEVELS = (1, 16, 64, 256)
+
+
+def _run(
+    contender: h.Contender, n_conc: int, rounds: int, where: h.Placement, handler: str
+) -> h.RunResult:
+    total = n_conc * rounds
+    with h.EventFile(h.TINY_EVENT) as event:
+        return h.run_once(
+            contender,
+            event,
+            total,
+            where,
+            size_key=f"N={n_conc}",
+            timeout_s=30 + 10 * rounds * SLEEP_S,
+            env_extra={"AWS_LAMBDA_MAX_CONCURRENCY": str(n_conc)},
+            handler=handler,
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--quick", action="store_true", help="5 rounds, 1 repetition")
+    parser.add_argument("--levels", default=",".join(map(str, LEVELS)))
+    parser.add_argument("--rounds", type=int, default=None, help="invocations per poller")
+    parser.add_argument("--reps", type=int, default=None, help="repetitions (default 3)")
+    parser.add_argument("--split-cpu", action="store_true", help="mock and runtime on two CPUs")
+    parser.add_argument("--ric-max", type=int, default=64, help="largest N for awslambdaric's mode")
+    parser.add_argument("--out", type=Path, default=h.HERE / "results")
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (5 if args.quick else 20)
+    reps = args.reps or (1 if args.quick else 3)
+    levels = [int(x) for x in args.levels.split(",")]
+    where = h.placement(args.split_cpu)
+    subject = h.CONTENDER_BY_KEY["aiolambda"]
+    ric = h.CONTENDER_BY_KEY["awslambdaric"]
+    if subject.available():
+        log(f"aiolambda not runnable: {subject.available()}")
+        return 2
+    started = time.time()
+
+    # One awslambdaric process, the unit of the process-per-request model.
+    one_ric_kb = 0
+    if not ric.available():
+        with h.EventFile(h.TINY_EVENT) as event:
+            r = h.run_once(ric, event, 20, where, handler="sleep_sync.handler", timeout_s=60)
+        if not r.ok:
+            log(f"awslambdaric reference run failed: {r.error}")
+            return 1
+        one_ric_kb = r.peak_rss_kb
+        log(f"one awslambdaric process: {one_ric_kb / 1024:.1f} MB peak RSS")
+
+    runs: dict[int, list[h.RunResult]] = {n: [] for n in levels}
+    ric_runs: dict[int, h.RunResult] = {}
+    failures: list[str] = []
+    for rep in range(reps):
+        for n_conc in levels:
+            r = _run(subject, n_conc, rounds, where, "sleep.handler")
+            runs[n_conc].append(r)
+            tput = r.n / r.elapsed_s if r.ok and r.elapsed_s else 0.0
+            log(
+                f"  rep {rep + 1}/{reps} N={n_conc:<4} "
+                + (
+                    f"{tput:8.0f} inv/s ({tput / (n_conc / SLEEP_S):.1%} of ideal), "
+                    f"max in flight {r.max_in_flight}, {r.peak_rss_kb / 1024:.1f} MB"
+                    if r.ok
+                    else f"FAILED: {r.error}"
+                )
+            )
+            if not r.ok:
+                failures.append(f"aiolambda N={n_conc}: {r.error}")
+    if not ric.available():
+        for n_conc in levels:
+            if n_conc > args.ric_max:
+                continue
+            r = _run(ric, n_conc, rounds, where, "sleep_sync.handler")
+            ric_runs[n_conc] = r
+            log(
+                f"  awslambdaric N={n_conc}: "
+                + (
+                    f"{r.n / r.elapsed_s:.0f} inv/s, {r.processes} processes, "
+                    f"PSS {r.pss_kb / 1024:.0f} MB, Σ peak RSS {r.peak_rss_kb / 1024:.0f} MB"
+                    if r.ok
+                    else f"FAILED: {r.error}"
+                )
+            )
+
+    md = render(args, levels, rounds, reps, where, runs, ric_runs, one_ric_kb, started)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "concurrency.md").write_text(md + "\n")
+    data = {
+        "argv": sys.argv[1:] if argv is None else argv,
+        "placement": asdict(where),
+        "rounds": rounds,
+        "one_awslambdaric_peak_rss_kb": one_ric_kb,
+        "aiolambda": {str(n): [asdict(r) for r in rs] for n, rs in runs.items()},
+        "awslambdaric_multi": {str(n): asdict(r) for n, r in ric_runs.items()},
+    }
+    (args.out / "concurrency.json").write_text(json.dumps(data, indent=1))
+    print(md)
+    if failures:
+        log("FAILED: " + "; ".join(failures))
+        return 1
+    return 0
+
+
+def render(
+    args: argparse.Namespace,
+    levels: list[int],
+    rounds: int,
+    reps: int,
+    where: h.Placement,
+    runs: dict[int, list[h.RunResult]],
+    ric_runs: dict[int, h.RunResult],
+    one_ric_kb: int,
+    started: float,
+) -> str:
+    out: list[str] = []
+    w = out.append
+    w("# One aiolambda process, N concurrent invocations\n")
+    w(
+        f"`python benchmarks/concurrency.py {' '.join(sys.argv[1:])}`".replace(" `", "`")
+        + f" on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}; "
+        f"Python {platform.python_version()}, {h.cpu_model()}; mock and runtime on {where.label}; "
+        f"handler `await asyncio.sleep({SLEEP_S})`; {rounds} invocations per poller "
+        f"(N × {rounds} per run, all queued from the start); median of {reps} runs.\n"
+    )
+    w(
+        "| N in flight | inv/s (min–max) | ideal N/0.05 s | % of ideal | max in flight seen "
+        "| aiolambda peak RSS MB | process-per-request MB (N × one awslambdaric) | ratio |"
+    )
+    w("|---|---|---|---|---|---|---|---|")
+    for n_conc in levels:
+        ok = [r for r in runs[n_conc] if r.ok]
+        if not ok:
+            w(f"| {n_conc} | FAILED | | | | | | |")
+            continue
+        tputs = [r.n / r.elapsed_s for r in ok]
+        tput = h.median(tputs)
+        ideal = n_conc / SLEEP_S
+        rss = h.median([r.peak_rss_kb / 1024 for r in ok])
+        ppr = n_conc * one_ric_kb / 1024
+        ratio = f"1/{ppr / rss:.1f}" if one_ric_kb else "–"
+        w(
+            f"| {n_conc} | {tput:,.0f} ({min(tputs):,.0f}–{max(tputs):,.0f}) | {ideal:,.0f} "
+            f"| {tput / ideal:.1%} | {max(r.max_in_flight for r in ok)} | {rss:.1f} "
+            f"| {ppr:,.0f} | {ratio} |".replace(",", " ")
+        )
+    w("")
+    if ric_runs:
+        w(
+            "Cross-check, awslambdaric's own multi-concurrent mode "
+            "(`AWS_LAMBDA_MAX_CONCURRENCY=N`: N forked worker processes, blocking "
+            "`time.sleep(0.05)` handler), one run each:\n"
+        )
+        w("| N | inv/s | % of ideal | processes | Σ PSS MB | Σ peak RSS MB |")
+        w("|---|---|---|---|---|---|")
+        for n_conc, r in sorted(ric_runs.items()):
+            if not r.ok:
+                w(f"| {n_conc} | FAILED | | | | |")
+                continue
+            tput = r.n / r.elapsed_s
+            w(
+                f"| {n_conc} | {tput:,.0f} | {tput / (n_conc / SLEEP_S):.1%} | {r.processes} "
+                f"| {r.pss_kb / 1024:,.0f} | {r.peak_rss_kb / 1024:,.0f} |".replace(",", " ")
+            )
+        w("")
+    w("## Targets (issue 6)\n")
+    for ok_, line in targets(runs, one_ric_kb):
+        w(f"- {'PASS' if ok_ else 'FAIL' if ok_ is False else 'N/A '} {line}")
+    w("")
+    w(
+        "Method: throughput = invocations / (first `/next` → last answer) as timed by the mock. "
+        "Peak RSS = `VmHWM` of the process(es) read from `/proc` just before the run ends. "
+        "The process-per-request memory is N × the peak RSS of one awslambdaric process "
+        f"({one_ric_kb / 1024:.1f} MB, measured once with the same handler, blocking), not a "
+        "measurement of N processes: forked workers share some pages, so it is an upper bound; "
+        "the cross-check table shows the PSS of awslambdaric's real N-process mode."
+    )
+    return "\n".join(out)
+
+
+def targets(runs: dict[int, list[h.RunResult]], one_ric_kb: int) -> list[tuple[bool | None, str]]:
+    lines: list[tuple[bool | None, str]] = []
+    failed = [n for n, rs in runs.items() if any(not r.ok for r in rs)]
+    lines.append(
+        (
+            not failed,
+            "no invocation lost or answered twice at any N"
+            + (f" (failed at N = {failed})" if failed else ""),
+        )
+    )
+    at64 = [r for r in runs.get(64, []) if r.ok]
+    if not at64:
+        lines.append((None, "N = 64 not measured"))
+        return lines
+    eff = h.median([r.n / r.elapsed_s / (64 / SLEEP_S) for r in at64])
+    lines.append((eff >= 0.9, f"N = 64: {eff:.1%} of ideal throughput (target ≥ 90 %)"))
+    if one_ric_kb:
+        rss = h.median([float(r.peak_rss_kb) for r in at64])
+        frac = rss / (64 * one_ric_kb)
+        lines.append(
+            (
+                frac <= 0.1,
+                f"N = 64: {rss / 1024:.1f} MB vs {64 * one_ric_kb / 1024:.0f} MB for 64 processes "
+                f"= 1/{1 / frac:.0f} (target ≤ 1/10)",
+            )
+        )
+    return lines
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
