@@ -28,6 +28,7 @@ RIE_INVOKE_PATH: Final = f"/{p.INVOKE_API_VERSION}/functions/function/invocation
 _LOG_TAIL_BYTES: Final = 4 * 1024
 # The Invoke API caps request payloads at 6 MB (RAPID's 6 MiB + 100 B on the runtime side).
 _MAX_REQUEST_BYTES: Final = p.MAX_PAYLOAD_BYTES
+_DISCARD_CAP: Final = 64 * 1024 * 1024
 
 
 def _aws_error(status: int, error_type: str, message: str) -> web.Response:
@@ -49,12 +50,20 @@ def _known_name(name: str, function_name: str) -> bool:
 
 
 async def _read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The body, or None when it is over ``limit``.
+
+    An oversized body is still read to the end (up to a sanity cap): answering while
+    the client is mid-upload makes it see a reset instead of our 413, and retry.
+    """
     data = bytearray()
+    seen = 0
     async for chunk in request.content.iter_chunked(256 * 1024):
-        data += chunk
-        if len(data) > limit:
-            return None
-    return bytes(data)
+        seen += len(chunk)
+        if seen <= limit:
+            data += chunk
+        elif seen > _DISCARD_CAP:
+            break
+    return bytes(data) if seen <= limit else None
 
 
 def make_app(engine: Engine, new_request_id: Callable[[], str]) -> web.Application:
@@ -82,6 +91,9 @@ def make_app(engine: Engine, new_request_id: Callable[[], str]) -> web.Applicati
             )
         if invocation_type == "DryRun":
             return web.Response(status=204)
+        # An invoke without a payload (boto3 with no Payload, a bare curl -XPOST)
+        # reaches the function as an empty JSON object, not as undecodable b"".
+        body = body or b"{}"
         client_context = None
         encoded = request.headers.get("X-Amz-Client-Context")
         if encoded:
@@ -115,6 +127,6 @@ def make_app(engine: Engine, new_request_id: Callable[[], str]) -> web.Applicati
             headers["X-Amz-Log-Result"] = base64.b64encode(tail).decode()
         return web.Response(status=200, body=result.payload, headers=headers)
 
-    app = web.Application(client_max_size=_MAX_REQUEST_BYTES + 1)
+    app = web.Application(client_max_size=_DISCARD_CAP)
     app.router.add_post(_INVOKE_ROUTE, invoke)
     return app

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import signal
 import sys
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aiolambda.emulator import Emulator
 
 from ._support import CURL_BOOTSTRAP, HERE, ric
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 FN_ROOT = HERE
 

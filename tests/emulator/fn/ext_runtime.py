@@ -10,7 +10,10 @@ import http.client
 import os
 import signal
 import sys
-from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from types import FrameType
 
 
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
