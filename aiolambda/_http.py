@@ -35,10 +35,8 @@ MAX_TRAILER_BYTES: Final = 64 * 1024
 COALESCE_MAX_BYTES: Final = 64 * 1024
 
 _TOKEN: Final = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-# One header line; a value may hold HTAB, visible ASCII and obs-text, never CR, LF or NUL.
-_HEADER_LINE_RE: Final = re.compile(
-    rb"(?m)^(" + _TOKEN + rb"):[ \t]*([^\x00-\x08\x0a-\x1f\x7f]*?)[ \t]*\r\n"
-)
+# Control characters but HTAB (CR and LF included): a header line holds none but its CRLF.
+_CTL_CR_LF: Final = bytes(range(0x09)) + bytes(range(0x0A, 0x20)) + b"\x7f"
 _STATUS_LINE_RE: Final = re.compile(
     rb"HTTP/1\.([01]) ([1-9][0-9][0-9])(?: [^\x00-\x08\x0a-\x1f\x7f]*)?"
 )
@@ -136,20 +134,44 @@ class RequestEncoder:
         return head, body
 
 
-def _decode_value(value: bytes) -> str:
-    return value.decode("utf-8", "surrogateescape")
+# Validated header name -> its lower-case form. A Runtime API sends the same dozen names
+# on every response; caching them skips a regex match and a lower() per field. Bounded,
+# so a peer inventing names cannot grow it.
+_NAMES: dict[str, str] = {}
+_NAMES_MAX: Final = 512
 
 
-def _parse_header_block(block: bytes, limit: int) -> list[tuple[bytes, bytes]]:
-    """Split ``name: value\\r\\n`` lines; every line must match or the block is rejected."""
-    pairs: list[tuple[bytes, bytes]] = _HEADER_LINE_RE.findall(block)
-    # findall skips lines it cannot match: a count mismatch means a malformed line
-    # (obs-fold, missing colon, space before the colon, bare LF, control characters...).
-    if len(pairs) != block.count(b"\n"):
-        raise HttpParseError("malformed header line")
-    if len(pairs) > limit:
+def _parse_fields(block: bytes, limit: int) -> dict[str, str]:
+    """Parse ``name: value\\r\\n`` lines (``block`` ends with CRLF) into a joined dict.
+
+    Rejects the whole block for a bare CR or LF, a control character, a line without a
+    colon or whose name is not a token (which covers obs-fold and space before the colon).
+    """
+    lines = block.decode("utf-8", "surrogateescape").split("\r\n")
+    lines.pop()  # the empty string after the final CRLF
+    if len(lines) > limit:
         raise HttpParseError(f"more than {limit} header fields")
-    return pairs
+    # Exactly the CRLFs that ended the lines may be control characters: one C-level pass
+    # rules out bare CR, bare LF, NUL and the rest.
+    if len(block) - len(block.translate(None, _CTL_CR_LF)) != 2 * len(lines):
+        raise HttpParseError("malformed header line (bare CR or LF, or a control character)")
+    fields: dict[str, str] = {}
+    names = _NAMES
+    for line in lines:
+        name, colon, value = line.partition(":")
+        if not colon:
+            raise HttpParseError(f"malformed header line {line[:40]!r}")
+        key = names.get(name)
+        if key is None:
+            if not _REQ_TOKEN_RE.match(name):
+                raise HttpParseError(f"malformed header line {line[:40]!r}")
+            key = name.lower()
+            if len(names) < _NAMES_MAX:
+                names[name] = key
+        value = value.strip(" \t")
+        previous = fields.get(key)
+        fields[key] = value if previous is None else f"{previous}, {value}"
+    return fields
 
 
 class ResponseParser:
@@ -275,12 +297,7 @@ class ResponseParser:
         if match is None:
             raise HttpParseError(f"invalid status line {head[: min(eol, 80)]!r}")
         status = int(match[2])
-        headers: dict[str, str] = {}
-        for raw_name, raw_value in _parse_header_block(head[eol + 2 :], MAX_HEADERS):
-            name = raw_name.decode("ascii").lower()
-            value = _decode_value(raw_value)
-            previous = headers.get(name)
-            headers[name] = value if previous is None else f"{previous}, {value}"
+        headers = _parse_fields(head[eol + 2 :], MAX_HEADERS)
         if status < 200:
             if status == 101:
                 raise HttpParseError("unexpected 101 Switching Protocols")
@@ -289,11 +306,11 @@ class ResponseParser:
         self._headers = headers
         http10 = match[1] == b"0"
         connection = headers.get("connection")
-        if connection is not None:
+        if connection is None:
+            self.keep_alive = not http10
+        else:
             tokens = {token.strip().lower() for token in connection.split(",")}
             self.keep_alive = "close" not in tokens and (not http10 or "keep-alive" in tokens)
-        else:
-            self.keep_alive = not http10
         transfer_encoding = headers.get("transfer-encoding")
         content_length = headers.get("content-length")
         if status in _NO_BODY_STATUSES:
@@ -379,7 +396,7 @@ class ResponseParser:
                 self._trailer_bytes += len(line)
                 if self._trailer_bytes > MAX_TRAILER_BYTES:
                     raise HttpParseError(f"trailers exceed {MAX_TRAILER_BYTES} bytes")
-                _parse_header_block(line, 1)
+                _parse_fields(line, 1)
 
     def _finish(self, rest: bytes) -> HttpResponse:
         self._state = _DONE
@@ -391,6 +408,8 @@ class ResponseParser:
 
 
 def _parse_content_length(value: str) -> int:
+    if value.isdigit() and value.isascii() and len(value) <= 18:
+        return int(value)
     # Identical repeated values ("5, 5") are allowed by RFC 9110 §8.6; different ones
     # mean the peer cannot be trusted to delimit the body.
     values = {item.strip() for item in value.split(",")}
