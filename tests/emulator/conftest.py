@@ -1,8 +1,12 @@
-"""Emulator tests: register the marker for tests that need the aiolambda runtime itself."""
+"""Emulator tests: the aiolambda_runtime marker and the user-facing emulator fixture."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+# The fixture users get from ``pytest_plugins = ["aiolambda.testing"]``; importing it
+# here registers it for these tests the same way.
+from aiolambda.testing import lambda_emulator_factory  # noqa: F401
 
 if TYPE_CHECKING:
     import pytest
