@@ -15,8 +15,9 @@ class RecordedRequest:
     """One request the runtime made to the Runtime or Extensions API.
 
     ``headers`` and ``trailers`` have lower-case names. ``status`` is the status the
-    emulator answered (0 when the emulator closed before answering a long-poll).
-    ``time`` is when the request arrived (``time.time()``).
+    emulator answered; a long-poll cut short (the runtime hung up, or the emulator
+    shut down) is recorded as 500. ``time`` is when the request arrived
+    (``time.time()``); requests are recorded in the order they were answered.
     """
 
     method: str
