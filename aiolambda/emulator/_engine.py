@@ -211,7 +211,9 @@ class Engine:
         self._queue: deque[Invocation] = deque()
         self._waiters: deque[asyncio.Future[Invocation]] = deque()
         self._running: dict[str, Invocation] = {}
-        self._known: OrderedDict[str, Invocation] = OrderedDict()
+        # Final state of finished invocations, to tell a late answer (410) from a
+        # second one (400); bounded, and without the results, so serving for days is fine.
+        self._finished: OrderedDict[str, str] = OrderedDict()
         self._answers: dict[str, list[RecordedRequest]] = {}
         self._next_calls = 0
         self._next_watchers: list[tuple[int, asyncio.Future[None]]] = []
@@ -333,9 +335,6 @@ class Engine:
         inv.deadline_ms = int((time.time() + self.cfg.timeout) * 1000)
         inv.timer = loop.call_later(self.cfg.timeout, self._on_timeout, inv)
         self._running[inv.request_id] = inv
-        self._known[inv.request_id] = inv
-        if len(self._known) > _MAX_KNOWN_IDS:
-            self._known.popitem(last=False)
         inv.log_mark = self.logs.mark()
         self.logs.feed(f"START RequestId: {inv.request_id} Version: {FUNCTION_VERSION}\n".encode())
         event = {
@@ -367,6 +366,10 @@ class Engine:
             inv.timer.cancel()
             inv.timer = None
         self._running.pop(inv.request_id, None)
+        if was_started:
+            self._finished[inv.request_id] = state
+            if len(self._finished) > _MAX_KNOWN_IDS:
+                self._finished.popitem(last=False)
         inv.body = b""  # the event is no longer needed; don't keep it for the whole session
         duration_ms = (time.monotonic() - inv.started) * 1000 if was_started else 0.0
         logs = ""
@@ -551,7 +554,6 @@ class Engine:
             inv.timer.cancel()
             inv.timer = None
         self._running.pop(inv.request_id, None)
-        self._known.pop(inv.request_id, None)
         inv.state = "queued"
         self._queue.appendleft(inv)
         self._dispatch()
@@ -580,12 +582,10 @@ class Engine:
         return Response(200, inv.body, headers)
 
     def _route_answer(self, kind: str, request_id: str, req: Request) -> Response:
-        inv = self._known.get(request_id)
+        inv = self._running.get(request_id)
         if inv is None:
-            return _error_response(400, "InvalidRequestID", "Invalid request ID")
-        if inv.state == "timedout":
-            return _error_response(410, "InvokeTimeout", "Invoke timed out")
-        if inv.state != "running":
+            if self._finished.get(request_id) == "timedout":
+                return _error_response(410, "InvokeTimeout", "Invoke timed out")
             return _error_response(400, "InvalidRequestID", "Invalid request ID")
         echoed = req.headers.get(p.H_INVOCATION_ID)
         if echoed is not None and echoed != inv.invocation_id:
