@@ -1,0 +1,10 @@
+"""``python -m aiolambda [HANDLER]``: run HANDLER as the Lambda runtime."""
+
+from __future__ import annotations
+
+import sys
+
+from aiolambda._bootstrap import main
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

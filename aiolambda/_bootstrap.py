@@ -1,0 +1,187 @@
+"""Process wiring: ``python -m aiolambda [HANDLER]`` and ``aiolambda run [HANDLER]``.
+
+Reads the environment once, arranges ``sys.path`` as Lambda's managed Python
+runtime does, sets up logging, picks the event loop, loads the handler (reporting
+failures to ``/runtime/init/error``) and runs the invoke loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import os
+import site
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from aiolambda import _protocol as p
+from aiolambda._config import ConfigError, RuntimeConfig
+from aiolambda._errors import InitError, Redactor, from_exception, from_fault
+from aiolambda._handler import Handler, load_handler
+from aiolambda._logs import LogSink, configure_logging, format_error_for_log
+
+EXIT_INIT_ERROR = 1
+EXIT_USAGE = 2
+_MAX_SYNC_THREADS = 64
+
+USAGE = """usage: python -m aiolambda [HANDLER]
+
+Run HANDLER (module.function, default: $_HANDLER) as the AWS Lambda runtime,
+talking to the Runtime API at $AWS_LAMBDA_RUNTIME_API."""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Options of ``aiolambda run``."""
+    parser.add_argument("handler", nargs="?", help="module.function (default: $_HANDLER)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """``aiolambda run``."""
+    return main([args.handler] if args.handler else [])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the runtime; returns the process exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] in {"-h", "--help"}:
+        print(USAGE)
+        return 0
+    if len(args) > 1:
+        print(USAGE, file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        config = RuntimeConfig.from_environ(os.environ, handler=args[0] if args else None)
+    except ConfigError as exc:
+        print(f"aiolambda: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    # Both AWS runtime clients drop these so the function's own subprocesses don't inherit them.
+    os.environ.pop(p.ENV_TELEMETRY_FD, None)
+    os.environ.pop(p.ENV_TELEMETRY_SOCKET, None)
+    setup_sys_path(config)
+    redact = Redactor(os.environ[name] for name in p.SECRET_ENV_NAMES if name in os.environ)
+    if config.telemetry_socket is not None:
+        _redirect_output_to_socket(config.telemetry_socket)
+    sink = LogSink(config.telemetry_fd, json=config.log_format == "JSON", redact=redact)
+    configure_logging(sink, json=config.log_format == "JSON", level=config.log_level)
+    with asyncio.Runner(loop_factory=_loop_factory(config.loop)) as runner:
+        code = runner.run(_serve(config, sink, redact))
+    if code != 0:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        # A handler thread that outlived its timeout would block interpreter shutdown.
+        os._exit(code)
+    return code
+
+
+async def _serve(config: RuntimeConfig, sink: LogSink, redact: Redactor) -> int:
+    # Imported here: the transport and runtime are not needed to print usage or config errors.
+    from aiolambda._invocation import Invoker
+    from aiolambda._runtime import Runtime
+
+    handler = await _load_or_report(config, sink, redact)
+    if handler is None:
+        return EXIT_INIT_ERROR
+    executor = None
+    if not handler.is_async:
+        executor = ThreadPoolExecutor(
+            max_workers=min(config.max_concurrency, _MAX_SYNC_THREADS),
+            thread_name_prefix="aiolambda-sync",
+            initializer=_give_thread_an_event_loop,
+        )
+    invoker = Invoker(config, handler, executor=executor, redact=redact, log_writer=sink.write_raw)
+    # Everything allocated so far lives as long as the process: keep the collector off it.
+    gc.collect()
+    gc.freeze()
+    try:
+        return await Runtime(config, invoker, sink).serve()
+    finally:
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def _load_or_report(config: RuntimeConfig, sink: LogSink, redact: Redactor) -> Handler | None:
+    """Import the handler inside the running loop, so module-level code may use it."""
+    try:
+        return load_handler(config.handler)
+    except InitError as fault:
+        report = from_fault(fault, "", redact)
+    except BaseException as exc:  # an exception in the module's own init code
+        report = from_exception(exc, "", redact)
+    sink.write(
+        format_error_for_log(
+            report.error_type,
+            report.error_message,
+            report.stack_trace,
+            json=config.log_format == "JSON",
+        )
+    )
+    from aiolambda._client import RuntimeAPIClient
+    from aiolambda._errors import RuntimeAPIError
+    from aiolambda._transport import connect
+
+    client = RuntimeAPIClient(
+        connect(config.transport, config.runtime_api_host, config.runtime_api_port)
+    )
+    try:
+        await client.post_init_error(report)
+    except RuntimeAPIError as exc:
+        print(f"aiolambda: could not report the init error: {exc}", file=sys.stderr)
+    finally:
+        await client.close()
+    return None
+
+
+def setup_sys_path(config: RuntimeConfig) -> None:
+    """Put the task root and layer paths first on ``sys.path``, in the managed runtime's order.
+
+    Lambda's own Python bootstrap orders them: ``LAMBDA_TASK_ROOT``, then
+    ``/opt/python/lib/pythonX.Y/site-packages``, then ``/opt/python``.
+    """
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    opt = config.opt_dir
+    wanted = [
+        config.task_root,
+        os.path.join(opt, "python", "lib", version, "site-packages"),
+        os.path.join(opt, "python"),
+    ]
+    wanted = [path for path in wanted if path and os.path.isdir(path)]
+    sys.path[:] = wanted + [entry for entry in sys.path if entry not in wanted]
+    for path in wanted[1:]:
+        site.addsitedir(path)  # honours .pth files in layers, as the managed runtime does
+
+
+def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    if choice != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":
+                raise
+        else:
+            return uvloop.new_event_loop
+    return asyncio.new_event_loop
+
+
+def _give_thread_an_event_loop() -> None:
+    # Sync handlers may drive their own loop (Mangum, Powertools batch call
+    # run_until_complete): give each worker thread one that is never running.
+    asyncio.set_event_loop(asyncio.new_event_loop())
+
+
+def _redirect_output_to_socket(path: str) -> None:
+    """Lambda Managed Instances: stdout and stderr go to the log provider socket."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.connect(path)
+    except OSError as exc:
+        print(f"aiolambda: cannot connect to the log socket {path}: {exc}", file=sys.stderr)
+        sock.close()
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(sock.fileno(), 1)
+    os.dup2(sock.fileno(), 2)
+    sock.close()

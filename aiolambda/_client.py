@@ -1,0 +1,178 @@
+"""The Runtime API client: typed calls over one persistent HTTP connection.
+
+It turns HTTP exchanges into values (:class:`Invocation`) and status codes into
+decisions: retry with bounded backoff where that is safe, log and go on where
+Lambda has already settled the invocation (400/403/410), exit where the API says
+the environment is broken (500).
+
+See: https://docs.aws.amazon.com/lambda/latest/dg/runtimes-api.html
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+from aiolambda import _protocol as p
+from aiolambda._errors import ErrorReport, RuntimeAPIError
+from aiolambda._transport import Connection, HttpResponse, TransportError
+
+log = logging.getLogger("aiolambda")
+
+_MAX_ATTEMPTS: Final = 10
+_FIRST_BACKOFF_S: Final = 0.01
+_MAX_BACKOFF_S: Final = 1.0
+_SHOWN_ID_CHARS: Final = 80
+
+
+@dataclass(frozen=True, slots=True)
+class Invocation:
+    """One event as ``/next`` delivered it (header values raw, body undecoded)."""
+
+    request_id: str
+    deadline_ms: int | None
+    invoked_function_arn: str
+    trace_id: str | None
+    client_context: str | None
+    cognito_identity: str | None
+    tenant_id: str | None
+    invocation_id: str | None
+    content_type: str | None
+    body: bytes
+
+
+class InvalidInvocation(Exception):  # noqa: N818 - not an error of ours; a bad delivery
+    """``/next`` delivered something that cannot be answered (no usable request id)."""
+
+
+def parse_invocation(response: HttpResponse) -> Invocation:
+    """Build an :class:`Invocation` from a ``/next`` response."""
+    headers = response.headers
+    request_id = headers.get(p.H_REQUEST_ID, "")
+    if not p.is_valid_request_id(request_id):
+        shown = request_id[:_SHOWN_ID_CHARS].encode("unicode_escape").decode("ascii")
+        raise InvalidInvocation(f"/next gave an unusable request id {shown!r}; cannot answer it")
+    return Invocation(
+        request_id=request_id,
+        deadline_ms=_parse_deadline(headers),
+        invoked_function_arn=headers.get(p.H_FUNCTION_ARN, ""),
+        trace_id=headers.get(p.H_TRACE_ID),
+        client_context=headers.get(p.H_CLIENT_CONTEXT),
+        cognito_identity=headers.get(p.H_COGNITO_IDENTITY),
+        tenant_id=headers.get(p.H_TENANT_ID),
+        invocation_id=headers.get(p.H_INVOCATION_ID),
+        content_type=headers.get(p.H_CONTENT_TYPE),
+        body=response.body,
+    )
+
+
+def _parse_deadline(headers: Mapping[str, str]) -> int | None:
+    value = headers.get(p.H_DEADLINE_MS, "")
+    if value.isascii() and value.isdigit() and len(value) <= 16:
+        return int(value)
+    return None
+
+
+class RuntimeAPIClient:
+    """``/next``, ``/response``, ``/error`` and ``/init/error`` over one connection.
+
+    Use one client per poller: a connection carries one request at a time.
+    """
+
+    __slots__ = ("_conn", "_next_path")
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._next_path = p.NEXT_PATH
+
+    async def next_invocation(self) -> HttpResponse:
+        """Long-poll for the next event; never times out (the process may be frozen)."""
+        response = await self._request("GET", self._next_path, b"", ())
+        if response.status == p.STATUS_OK:
+            return response
+        raise RuntimeAPIError(
+            f"/next answered {response.status}: {_snippet(response.body)}; "
+            "the environment cannot serve invocations"
+        )
+
+    async def post_response(self, inv: Invocation, body: bytes, content_type: str) -> int:
+        """Post a handler's result; returns the status Lambda gave."""
+        headers = [("Content-Type", content_type)]
+        if inv.invocation_id is not None:
+            headers.append((p.H_INVOCATION_ID, inv.invocation_id))
+        response = await self._request("POST", p.response_path(inv.request_id), body, headers)
+        return self._settle(inv.request_id, "response", response)
+
+    async def post_error(self, inv: Invocation, report: ErrorReport) -> int:
+        """Post a structured error for an invocation; returns the status Lambda gave."""
+        headers = [("Content-Type", p.CT_JSON), (p.H_ERROR_TYPE, report.header_type)]
+        if report.xray_cause is not None:
+            headers.append((p.H_XRAY_ERROR_CAUSE, report.xray_cause.decode("ascii")))
+        if inv.invocation_id is not None:
+            headers.append((p.H_INVOCATION_ID, inv.invocation_id))
+        response = await self._request("POST", p.error_path(inv.request_id), report.body(), headers)
+        return self._settle(inv.request_id, "error", response)
+
+    async def post_init_error(self, report: ErrorReport) -> int:
+        """Report a failed initialisation; the caller exits afterwards."""
+        headers = [("Content-Type", p.CT_JSON), (p.H_ERROR_TYPE, report.header_type)]
+        response = await self._request("POST", p.INIT_ERROR_PATH, report.body(), headers)
+        if response.status not in (p.STATUS_ACCEPTED, p.STATUS_FORBIDDEN):
+            log.warning("/runtime/init/error answered %d", response.status)
+        return response.status
+
+    async def close(self) -> None:
+        """Close the connection."""
+        await self._conn.close()
+
+    def _settle(self, request_id: str, kind: str, response: HttpResponse) -> int:
+        status = response.status
+        if status == p.STATUS_ACCEPTED or status == p.STATUS_PAYLOAD_TOO_LARGE:
+            return status
+        if status >= p.STATUS_SERVER_ERROR:
+            raise RuntimeAPIError(
+                f"posting the {kind} of {request_id} got {status}: {_snippet(response.body)}"
+            )
+        if status == p.STATUS_GONE:
+            log.warning("late %s for %s: Lambda had already timed it out (410)", kind, request_id)
+        else:
+            log.warning(
+                "the %s for %s was refused (%d): %s",
+                kind,
+                request_id,
+                status,
+                _snippet(response.body),
+            )
+        return status
+
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        body: bytes,
+        headers: list[tuple[str, str]] | tuple[()],
+    ) -> HttpResponse:
+        # A POST that may have reached Lambda is retried too: if it had been taken,
+        # the retry gets 400 (already answered) and nothing is answered twice.
+        delay = _FIRST_BACKOFF_S
+        for attempt in range(_MAX_ATTEMPTS):
+            try:
+                return await self._conn.request(method, path, body, headers)
+            except TransportError as exc:
+                if attempt + 1 == _MAX_ATTEMPTS:
+                    raise RuntimeAPIError(
+                        f"{method} {path}: Runtime API unreachable after {_MAX_ATTEMPTS} "
+                        f"attempts: {exc}"
+                    ) from exc
+                if attempt:  # the first retry is immediate: a dropped keep-alive is routine
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, _MAX_BACKOFF_S)
+                log.debug("retrying %s %s after: %s", method, path, exc)
+        raise AssertionError("unreachable")
+
+
+def _snippet(body: bytes) -> str:
+    return body[:200].decode("utf-8", "replace")

@@ -1,0 +1,69 @@
+"""Event decoding and result encoding with orjson, following awslambdaric's rules.
+
+* An event is JSON-decoded only when its Content-Type is ``application/json``;
+  any other type reaches the handler as the raw ``bytes``.
+* A ``bytes`` result is sent as-is (``application/unknown``, as awslambdaric does);
+  everything else is JSON: dicts, lists, strings, numbers, ``None``, dataclasses,
+  datetimes, UUIDs, enums and ``Decimal`` (as an exact JSON number).
+* A result that cannot be encoded becomes ``Runtime.MarshalError``; an event that
+  cannot be decoded becomes ``Runtime.UnmarshalError``.
+"""
+
+from __future__ import annotations
+
+import decimal
+from typing import Any, Final
+
+import orjson
+
+from aiolambda import _protocol as p
+from aiolambda._errors import RuntimeFault
+
+# Python's json turns int/float/bool/None keys into strings; orjson does too with this.
+_DUMPS_OPTIONS: Final = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def is_json(content_type: str | None) -> bool:
+    """True when an event of this Content-Type is decoded as JSON."""
+    if content_type is None:
+        return True  # RAPID's default content type is application/json
+    media_type = content_type.partition(";")[0].strip().lower()
+    return media_type == p.CT_JSON
+
+
+def decode_event(body: bytes, content_type: str | None) -> Any:
+    """Decode an event body for the handler."""
+    if not is_json(content_type):
+        return body
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise RuntimeFault(p.UNMARSHAL_ERROR, f"Unable to unmarshal input: {_short(exc)}") from None
+
+
+def encode_result(result: Any) -> tuple[bytes, str]:
+    """Encode a handler's result; returns the body and its Content-Type."""
+    if isinstance(result, bytes):
+        return result, p.CT_BYTES
+    if isinstance(result, bytearray | memoryview):
+        return bytes(result), p.CT_BYTES
+    try:
+        return orjson.dumps(result, default=_default, option=_DUMPS_OPTIONS), p.CT_JSON
+    except (orjson.JSONEncodeError, RecursionError) as exc:
+        raise RuntimeFault(p.MARSHAL_ERROR, f"Unable to marshal response: {_short(exc)}") from None
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            raise TypeError(f"Decimal {value} is not JSON compliant")
+        # An exact number, as simplejson (awslambdaric's codec) writes it.
+        return orjson.Fragment(str(value).encode())
+    if isinstance(value, set | frozenset | tuple):
+        return list(value)
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc)
+    return text if len(text) <= 500 else text[:500] + "…"

@@ -1,0 +1,78 @@
+"""Handler loading, compatible with awslambdaric's handler strings.
+
+``"dir/sub.module.function"`` is split at the last dot; ``/`` in the module part
+becomes ``.``. Failures raise :class:`~aiolambda._errors.InitError` with
+awslambdaric's error types, which the bootstrap posts to ``/runtime/init/error``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiolambda import _protocol as p
+from aiolambda._errors import InitError
+
+HandlerFunc = Callable[[Any, Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Handler:
+    """A loaded handler and whether it must be awaited on the loop (``is_async``)."""
+
+    func: HandlerFunc
+    is_async: bool
+    name: str
+
+
+def is_async_callable(func: object) -> bool:
+    """True for ``async def`` functions, also behind ``functools.wraps`` decorators,
+    and for objects whose ``__call__`` is ``async def``."""
+    target = inspect.unwrap(func) if callable(func) else func
+    if inspect.iscoroutinefunction(target):
+        return True
+    call = getattr(target, "__call__", None)  # noqa: B004 - the method itself is inspected
+    return call is not None and inspect.iscoroutinefunction(call)
+
+
+def load_handler(handler: str) -> Handler:
+    """Import the module named by ``handler`` and return its function."""
+    try:
+        module_name, function_name = handler.rsplit(".", 1)
+    except ValueError as exc:
+        raise InitError(p.MALFORMED_HANDLER_NAME, f"Bad handler '{handler}': {exc}") from None
+    if not module_name or not function_name:
+        raise InitError(p.MALFORMED_HANDLER_NAME, f"Bad handler '{handler}': empty name")
+    import_name = module_name.replace("/", ".")
+    if import_name.split(".")[0] in sys.builtin_module_names:
+        raise InitError(
+            p.BUILT_IN_MODULE_CONFLICT,
+            f"Cannot use built-in module {module_name} as a handler module",
+        )
+    try:
+        module = importlib.import_module(import_name)
+    except ImportError as exc:
+        raise InitError(
+            p.IMPORT_MODULE_ERROR, f"Unable to import module '{module_name}': {exc}"
+        ) from None
+    except SyntaxError as exc:
+        trace = [f'  File "{exc.filename}" Line {exc.lineno}\n    {exc.text}']
+        raise InitError(
+            p.USER_CODE_SYNTAX_ERROR, f"Syntax error in module '{module_name}': {exc}", trace
+        ) from None
+    try:
+        func = getattr(module, function_name)
+    except AttributeError:
+        raise InitError(
+            p.HANDLER_NOT_FOUND, f"Handler '{function_name}' missing on module '{module_name}'"
+        ) from None
+    if not callable(func):
+        raise InitError(
+            p.HANDLER_NOT_FOUND,
+            f"Handler '{function_name}' on module '{module_name}' is not callable",
+        )
+    return Handler(func=func, is_async=is_async_callable(func), name=handler)

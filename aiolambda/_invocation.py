@@ -1,0 +1,290 @@
+"""One invocation: event in, :class:`Response` or :class:`~aiolambda._errors.ErrorReport` out.
+
+The handler runs under the invocation's deadline. ``margin`` before Lambda's
+deadline an async handler is cancelled (its ``finally`` blocks and ``async with``
+exits run); it may clean up until ``margin / 2`` before the deadline, and the other
+half of the margin is kept to post the ``Function.Timeout`` error while Lambda still
+listens. A sync handler runs in a worker thread, which cannot be interrupted: its
+timeout error is posted at the same moment and the runtime then retires (see
+:attr:`Invoker.unreclaimable`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import os
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, Final
+
+import orjson
+
+from aiolambda import _protocol as p
+from aiolambda._client import Invocation
+from aiolambda._codec import decode_event, encode_result
+from aiolambda._config import RuntimeConfig
+from aiolambda._context import (
+    ClientContext,
+    CognitoIdentity,
+    Context,
+    request_id_var,
+    tenant_id_var,
+    trace_id_var,
+    w3c_fields,
+)
+from aiolambda._errors import (
+    ErrorReport,
+    Redactor,
+    RuntimeFault,
+    from_exception,
+    from_fault,
+)
+from aiolambda._handler import Handler
+
+_NO_DEADLINE_MS: Final = 15 * 60 * 1000  # Lambda's longest timeout, for a missing header
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """A handler's encoded result."""
+
+    body: bytes
+    content_type: str
+
+
+Outcome = Response | ErrorReport
+
+
+class HandlerTimeout(Exception):  # noqa: N818 - named after what happened
+    """The handler was still running at the invocation's cancellation point."""
+
+
+class HandlerCancelled(Exception):  # noqa: N818 - reported to the caller under this name
+    """The handler's task was cancelled by something other than the deadline."""
+
+
+class Invoker:
+    """Runs invocations of one handler; shared by all pollers of a runtime."""
+
+    __slots__ = (
+        "_config",
+        "_executor",
+        "_func",
+        "_handler",
+        "_log_writer",
+        "_margin_s",
+        "_redact",
+        "_set_trace_env",
+        "unreclaimable",
+    )
+
+    def __init__(
+        self,
+        config: RuntimeConfig,
+        handler: Handler,
+        *,
+        executor: Executor | None,
+        redact: Redactor,
+        log_writer: Callable[[str], None],
+    ) -> None:
+        self._config = config
+        self._handler = handler
+        self._func = handler.func
+        self._executor = executor
+        self._redact = redact
+        self._log_writer = log_writer
+        self._margin_s = config.timeout_margin_ms / 1000
+        # The environment is process-wide: only right when one invocation runs at a time.
+        self._set_trace_env = config.max_concurrency == 1
+        self.unreclaimable = False
+        """True once a handler outlived its timeout and still holds a thread or task."""
+
+    async def run(self, inv: Invocation) -> Outcome:
+        """Run the handler for ``inv``; never raises (bar cancellation of the caller)."""
+        request_id_var.set(inv.request_id)
+        tenant_id_var.set(inv.tenant_id)
+        trace_id_var.set(inv.trace_id)
+        if self._set_trace_env:
+            if inv.trace_id is not None:
+                os.environ[p.ENV_TRACE_ID] = inv.trace_id
+            else:
+                os.environ.pop(p.ENV_TRACE_ID, None)
+        try:
+            context = self._context(inv)
+            event = decode_event(inv.body, inv.content_type)
+            result = await self._call(event, context, inv.deadline_ms)
+            body, content_type = encode_result(result)
+        except RuntimeFault as fault:
+            return from_fault(fault, inv.request_id, self._redact)
+        except HandlerTimeout:
+            return self._timeout_report(inv)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # SystemExit and KeyboardInterrupt from user code too
+            return from_exception(exc, inv.request_id, self._redact)
+        return Response(body, content_type)
+
+    def _context(self, inv: Invocation) -> Context:
+        config = self._config
+        client_data = (
+            _json_object(inv.client_context, "client context") if inv.client_context else None
+        )
+        return Context(
+            aws_request_id=inv.request_id,
+            deadline_ms=(
+                inv.deadline_ms
+                if inv.deadline_ms is not None
+                else int(time.time() * 1000) + _NO_DEADLINE_MS
+            ),
+            invoked_function_arn=inv.invoked_function_arn,
+            function_name=config.function_name,
+            function_version=config.function_version,
+            memory_limit_in_mb=config.memory_limit_in_mb,
+            log_group_name=config.log_group_name,
+            log_stream_name=config.log_stream_name,
+            identity=CognitoIdentity(_json_object(inv.cognito_identity, "Cognito identity")),
+            client_context=ClientContext(client_data) if client_data is not None else None,
+            w3c=w3c_fields(client_data) if client_data else None,
+            tenant_id=inv.tenant_id,
+            xray_trace_id=inv.trace_id,
+            log_writer=self._log_writer,
+        )
+
+    async def _call(self, event: Any, context: Context, deadline_ms: int | None) -> Any:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any]
+        if self._handler.is_async:
+            future = loop.create_task(_guarded(self._func(event, context)))
+        else:
+            call = functools.partial(_call_sync, self._func, event, context)
+            future = loop.run_in_executor(self._executor, contextvars.copy_context().run, call)
+        waiter: asyncio.Future[None] = loop.create_future()
+        future.add_done_callback(functools.partial(_wake, waiter))
+        expiry = None
+        if deadline_ms is not None and self._margin_s > 0:
+            remaining_s = deadline_ms / 1000 - time.time()
+            expiry = _Expiry(loop, future, waiter, self._margin_s / 2)
+            expiry.arm(loop.time() + remaining_s - self._margin_s)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            future.cancel()
+            raise
+        finally:
+            if expiry is not None:
+                expiry.disarm()
+        if expiry is not None and expiry.fired:
+            if not future.done():
+                self.unreclaimable = True
+            raise HandlerTimeout
+        if future.cancelled():
+            raise HandlerCancelled("the handler's task was cancelled before it returned")
+        ok, value = future.result()
+        if ok:
+            if not self._handler.is_async and _is_awaitable(value):
+                # A sync-looking wrapper returned a coroutine: finish it on the loop.
+                return await self._call_awaitable(value)
+            return value
+        raise value
+
+    async def _call_awaitable(self, awaitable: Awaitable[Any]) -> Any:
+        ok, value = await _guarded(awaitable)
+        if ok:
+            return value
+        raise value
+
+    def _timeout_report(self, inv: Invocation) -> ErrorReport:
+        margin_ms = self._config.timeout_margin_ms
+        message = (
+            f"Handler cancelled {margin_ms} ms before the invocation's deadline "
+            f"(AIOLAMBDA_TIMEOUT_MARGIN_MS={margin_ms})"
+        )
+        if self.unreclaimable:
+            message += "; it did not stop, so this runtime will restart"
+        return from_fault(RuntimeFault(p.FUNCTION_TIMEOUT, message), inv.request_id)
+
+
+class _Expiry:
+    """Cancels the handler at the cancellation point, stops waiting at the give-up point."""
+
+    __slots__ = ("_cleanup_s", "_future", "_loop", "_timer", "_waiter", "fired")
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        future: asyncio.Future[Any],
+        waiter: asyncio.Future[None],
+        cleanup_s: float,
+    ) -> None:
+        self._loop = loop
+        self._future = future
+        self._waiter = waiter
+        self._cleanup_s = cleanup_s
+        self._timer: asyncio.TimerHandle | None = None
+        self.fired = False
+
+    def arm(self, when: float) -> None:
+        self._timer = self._loop.call_at(when, self._cancel)
+
+    def disarm(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+    def _cancel(self) -> None:
+        self.fired = True
+        if isinstance(self._future, asyncio.Task):
+            self._future.cancel("aiolambda: invocation deadline")
+            self._timer = self._loop.call_later(self._cleanup_s, self._give_up)
+        else:
+            self._give_up()  # a thread cannot be interrupted: nothing to wait for
+
+    def _give_up(self) -> None:
+        if not self._waiter.done():
+            self._waiter.set_result(None)
+
+
+async def _guarded(awaitable: Awaitable[Any]) -> tuple[bool, Any]:
+    # Inside a task, SystemExit and KeyboardInterrupt would escape the event loop and
+    # kill the runtime; user code raising them only fails its own invocation.
+    try:
+        return True, await awaitable
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:
+        return False, exc
+
+
+def _call_sync(func: Callable[[Any, Any], Any], event: Any, context: Context) -> tuple[bool, Any]:
+    try:
+        return True, func(event, context)
+    except BaseException as exc:
+        return False, exc
+
+
+def _wake(waiter: asyncio.Future[None], _: object) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
+def _is_awaitable(value: object) -> bool:
+    return asyncio.iscoroutine(value) or isinstance(value, Awaitable)
+
+
+def _json_object(raw: str | None, what: str) -> dict[str, Any]:
+    if not raw:
+        return {}
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise RuntimeFault(
+            "Runtime.LambdaContextUnmarshalError", f"Unable to parse {what} JSON"
+        ) from None
+    if not isinstance(value, dict):
+        raise RuntimeFault(
+            "Runtime.LambdaContextUnmarshalError", f"The {what} is not a JSON object"
+        )
+    return value

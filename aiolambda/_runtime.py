@@ -1,0 +1,150 @@
+"""The invoke loop: ``/next`` → handler → ``/response`` or ``/error`` → ``/next``.
+
+With ``AWS_LAMBDA_MAX_CONCURRENCY=N`` (Lambda Managed Instances) N pollers share one
+event loop, each with its own keep-alive connection, so N invocations are in flight
+at once. On SIGTERM the runtime stops polling, lets in-flight invocations finish and
+answers them, then returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from typing import Final
+
+from aiolambda import _protocol as p
+from aiolambda._client import InvalidInvocation, Invocation, RuntimeAPIClient, parse_invocation
+from aiolambda._config import RuntimeConfig
+from aiolambda._context import request_id_var, tenant_id_var, trace_id_var
+from aiolambda._errors import ErrorReport, RuntimeAPIError, RuntimeFault, from_fault
+from aiolambda._invocation import Invoker, Outcome, Response
+from aiolambda._logs import LogSink, format_error_for_log
+from aiolambda._transport import Connection, connect
+
+log = logging.getLogger("aiolambda")
+
+EXIT_OK: Final = 0
+EXIT_FAILURE: Final = 1
+
+
+class Runtime:
+    """Serves invocations until SIGTERM, a fatal Runtime API error or a stuck handler."""
+
+    def __init__(
+        self,
+        config: RuntimeConfig,
+        invoker: Invoker,
+        sink: LogSink,
+        *,
+        connection_factory: Callable[[], Connection] | None = None,
+    ) -> None:
+        self._config = config
+        self._invoker = invoker
+        self._sink = sink
+        self._json_logs = config.log_format == "JSON"
+        self._connect = connection_factory or (
+            lambda: connect(config.transport, config.runtime_api_host, config.runtime_api_port)
+        )
+        self._stopping = asyncio.Event()
+        self._idle: set[asyncio.Task[None]] = set()
+        self._exit_code = EXIT_OK
+
+    async def serve(self) -> int:
+        """Run the pollers; returns the process exit code."""
+        loop = asyncio.get_running_loop()
+        pollers = [
+            loop.create_task(self._poll(), name=f"aiolambda-poller-{i}")
+            for i in range(self._config.max_concurrency)
+        ]
+        self._install_signal_handlers(loop)
+        try:
+            await self._stopping.wait()
+            # Pollers waiting on /next hold no invocation (Lambda sends SIGTERM only once
+            # it has stopped routing events here); the others finish and answer theirs.
+            for task in list(self._idle):
+                task.cancel()
+            await asyncio.gather(*pollers, return_exceptions=True)
+        except asyncio.CancelledError:
+            for task in pollers:
+                task.cancel()
+            await asyncio.gather(*pollers, return_exceptions=True)
+            raise
+        finally:
+            self._remove_signal_handlers(loop)
+        return self._exit_code
+
+    def stop(self, exit_code: int = EXIT_OK) -> None:
+        """Stop polling; in-flight invocations are still answered."""
+        self._exit_code = max(self._exit_code, exit_code)
+        self._stopping.set()
+
+    async def _poll(self) -> None:
+        client = RuntimeAPIClient(self._connect())
+        task = asyncio.current_task()
+        assert task is not None
+        try:
+            while not self._stopping.is_set():
+                self._idle.add(task)
+                try:
+                    response = await client.next_invocation()
+                finally:
+                    self._idle.discard(task)
+                try:
+                    invocation = parse_invocation(response)
+                except InvalidInvocation as exc:
+                    log.error("%s", exc)
+                    continue
+                outcome = await self._invoker.run(invocation)
+                await self._answer(client, invocation, outcome)
+                request_id_var.set(None)
+                tenant_id_var.set(None)
+                trace_id_var.set(None)
+                if self._invoker.unreclaimable:
+                    log.error("a handler outlived its timeout and cannot be stopped; restarting")
+                    self.stop(EXIT_FAILURE)
+        except RuntimeAPIError as exc:
+            log.error("Runtime API failure: %s", exc)
+            self.stop(EXIT_FAILURE)
+        except Exception:
+            log.exception("aiolambda internal error; stopping the runtime")
+            self.stop(EXIT_FAILURE)
+        finally:
+            await client.close()
+
+    async def _answer(self, client: RuntimeAPIClient, inv: Invocation, outcome: Outcome) -> None:
+        if isinstance(outcome, Response):
+            if len(outcome.body) <= p.MAX_PAYLOAD_BYTES:
+                status = await client.post_response(inv, outcome.body, outcome.content_type)
+                if status != p.STATUS_PAYLOAD_TOO_LARGE:
+                    return
+            outcome = self._too_large(inv, len(outcome.body))
+        self._log_error(outcome)
+        await client.post_error(inv, outcome)
+
+    def _too_large(self, inv: Invocation, size: int) -> ErrorReport:
+        fault = RuntimeFault(
+            p.FUNCTION_RESPONSE_TOO_LARGE,
+            f"Response payload size ({size} bytes) exceeded maximum allowed payload size "
+            f"({p.MAX_PAYLOAD_BYTES} bytes).",
+        )
+        return from_fault(fault, inv.request_id)
+
+    def _log_error(self, report: ErrorReport) -> None:
+        text = format_error_for_log(
+            report.error_type, report.error_message, report.stack_trace, json=self._json_logs
+        )
+        self._sink.write(text, logging.ERROR)
+
+    def _install_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            loop.add_signal_handler(signal.SIGTERM, self.stop)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread (tests) or not a Unix loop
+
+    def _remove_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            loop.remove_signal_handler(signal.SIGTERM)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass
