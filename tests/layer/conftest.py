@@ -20,7 +20,6 @@ from aiolambda._layer import LayerBuild, Target, build_layer
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-HANDLERS_DIR = Path(__file__).parent / "handlers"
 CROSS_TARGET = Target("3.12", "arm64")
 
 

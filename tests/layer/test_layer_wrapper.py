@@ -1,0 +1,221 @@
+"""The exec wrapper, run from an unpacked layer exactly as Lambda's managed bootstrap runs it.
+
+Lambda's ``/var/runtime/bootstrap`` does ``exec "$AWS_LAMBDA_EXEC_WRAPPER"
+/var/lang/bin/python3.X /var/runtime/bootstrap.py``; here a temporary directory
+stands in for ``/opt``, this interpreter for ``/var/lang/bin/python3.X`` and a fake
+stock bootstrap (which only leaves a marker file) for ``/var/runtime/bootstrap.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HANDLERS_DIR = Path(__file__).resolve().parent / "handlers"
+EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
+
+FAKE_STOCK_BOOTSTRAP = """\
+import json, os, sys
+marker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "stock-ran.json")
+with open(marker, "w") as f:
+    json.dump({
+        "argv": sys.argv,
+        "executable": sys.executable,
+        "opt_dir": os.environ.get("AIOLAMBDA_OPT_DIR"),
+        "pythonpath": os.environ.get("PYTHONPATH"),
+    }, f)
+"""
+
+# Records how the wrapper called "python3" when the interpreter it was given is unusable.
+FAKE_PYTHON3 = """\
+#!/bin/sh
+{
+    printf '%s\\n' "$#"
+    printf 'OPT=%s\\n' "$AIOLAMBDA_OPT_DIR"
+    printf 'PYTHONPATH=%s\\n' "${PYTHONPATH-<unset>}"
+    for arg in "$@"; do printf '%s\\0' "$arg"; done
+} > "$FAKE_PYTHON3_MARKER"
+"""
+
+VERSION = f"{sys.version_info[0]}.{sys.version_info[1]}"
+
+
+def _site(opt: Path) -> Path:
+    return opt / "python" / "lib" / f"python{VERSION}" / "site-packages"
+
+
+def _stock_bootstrap(directory: Path) -> Path:
+    script = directory / "fake-stock-bootstrap.py"
+    script.write_text(FAKE_STOCK_BOOTSTRAP)
+    (directory / "stock-ran.json").unlink(missing_ok=True)
+    return script
+
+
+def _lambda_env(opt: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"AIOLAMBDA_OPT_DIR", "PYTHONPATH"}}
+    env.update(
+        AWS_LAMBDA_EXEC_WRAPPER=str(opt / "aiolambda"),
+        AWS_EXECUTION_ENV=f"AWS_Lambda_python{VERSION}",
+        LAMBDA_RUNTIME_DIR=str(opt.parent / "var-runtime"),
+        LAMBDA_TASK_ROOT=str(HANDLERS_DIR),
+        _HANDLER="layer_probe.handler",
+    )
+    env.update(extra)
+    return env
+
+
+# -- without a Runtime API ---------------------------------------------------------------
+
+
+def test_wrapper_is_executable_in_the_unpacked_layer(host_opt: Path) -> None:
+    wrapper = host_opt / "aiolambda"
+    assert os.access(wrapper, os.X_OK)
+    assert wrapper.read_bytes().startswith(b"#!/bin/sh\n")
+
+
+def test_disabled_wrapper_runs_the_stock_bootstrap_unchanged(
+    host_opt: Path, tmp_path: Path
+) -> None:
+    stock = _stock_bootstrap(tmp_path)
+    done = subprocess.run(
+        [str(host_opt / "aiolambda"), sys.executable, str(stock)],
+        env=_lambda_env(host_opt, AIOLAMBDA_DISABLE="1"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    ran = json.loads((tmp_path / "stock-ran.json").read_text())
+    assert ran["argv"] == [str(stock)]
+    assert Path(ran["executable"]).resolve() == Path(sys.executable).resolve()
+    assert ran["opt_dir"] is None  # nothing of aiolambda's leaks into the stock runtime
+    assert ran["pythonpath"] is None
+
+
+def test_wrapper_falls_back_to_python3_when_the_interpreter_is_unusable(
+    host_opt: Path, tmp_path: Path
+) -> None:
+    if os.access("/var/lang/bin/python3", os.X_OK):
+        pytest.skip("this host has /var/lang/bin/python3, which the wrapper prefers")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "python3"
+    fake.write_text(FAKE_PYTHON3)
+    fake.chmod(0o755)
+    marker = tmp_path / "python3-called"
+    env = _lambda_env(
+        host_opt, PATH=f"{bin_dir}{os.pathsep}/usr/bin:/bin", FAKE_PYTHON3_MARKER=str(marker)
+    )
+    # Run it by a relative path from /opt's stand-in: the wrapper still finds its directory.
+    done = subprocess.run(
+        ["./aiolambda", str(tmp_path / "no-such-python3.99"), str(_stock_bootstrap(tmp_path))],
+        cwd=host_opt,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    count, opt_line, pythonpath_line, args_blob = marker.read_text().split("\n", 3)
+    args = args_blob.split("\0")[:-1]
+    assert int(count) == len(args) == 3
+    assert args[:2] == ["-P", "-c"]
+    assert "from aiolambda._bootstrap import main" in args[2]
+    assert Path(opt_line.removeprefix("OPT=")).resolve() == host_opt.resolve()
+    assert pythonpath_line == "PYTHONPATH=<unset>"
+    assert not (tmp_path / "stock-ran.json").exists()
+
+
+def test_wrapper_names_a_python_version_the_layer_was_not_built_for(
+    host_opt: Path, tmp_path: Path
+) -> None:
+    opt = tmp_path / "opt"
+    opt.mkdir()
+    shutil.copy2(host_opt / "aiolambda", opt / "aiolambda")  # a layer with no python/ for us
+    done = subprocess.run(
+        [str(opt / "aiolambda"), sys.executable, str(_stock_bootstrap(tmp_path))],
+        env=_lambda_env(opt),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stderr == (
+        f"aiolambda: this layer has no packages for Python {VERSION} "
+        f"({opt.resolve()}/python/lib/python{VERSION}/site-packages is missing); "
+        f"build one with: aiolambda layer build --python {VERSION}\n"
+    )
+    assert not (tmp_path / "stock-ran.json").exists()
+
+
+# -- end to end, under the local emulator ---------------------------------------------------
+
+
+def _emulator_class() -> Any:
+    try:
+        from aiolambda import _bootstrap  # noqa: F401
+        from aiolambda.emulator import Emulator
+    except ImportError as exc:
+        pytest.skip(f"the runtime or the emulator is not importable yet: {exc}")
+    return Emulator
+
+
+async def test_wrapper_serves_an_invocation_from_the_layer(host_opt: Path, tmp_path: Path) -> None:
+    emulator = _emulator_class()
+    stock = _stock_bootstrap(tmp_path)
+    wrapper = host_opt / "aiolambda"
+    env = _lambda_env(host_opt)
+    async with emulator(
+        "layer_probe.handler",
+        task_root=HANDLERS_DIR,
+        bootstrap=[str(wrapper), sys.executable, str(stock)],
+        env={k: env[k] for k in ("AWS_LAMBDA_EXEC_WRAPPER", "AWS_EXECUTION_ENV")},
+        timeout=30,
+        init_timeout=30,
+    ) as emu:
+        first = await emu.invoke({"x": 1})
+        second = await emu.invoke({"x": 2})
+    assert first.status == 200
+    assert first.function_error is None, first.payload
+    body = first.json()
+    site = _site(host_opt)
+    assert body["event"] == {"x": 1}
+    assert Path(body["aiolambda"]).is_relative_to(site), body["aiolambda"]
+    assert Path(body["orjson"]).is_relative_to(site), body["orjson"]
+    # The managed runtime's order: task root, the layer's versioned site-packages, /opt/python.
+    assert body["sys_path"] == [str(HANDLERS_DIR), str(site), str(host_opt / "python")]
+    assert Path(body["opt_dir"]).resolve() == host_opt.resolve()
+    assert body["pythonpath"] == os.environ.get("PYTHONPATH")  # not exported by the wrapper
+    assert second.function_error is None, second.payload
+    assert second.json()["event"] == {"x": 2}
+    assert second.json()["request_id"] != body["request_id"]
+    assert not (tmp_path / "stock-ran.json").exists()  # the stock runtime never ran
+
+
+async def test_sam_example_handler_runs_through_the_wrapper(host_opt: Path, tmp_path: Path) -> None:
+    emulator = _emulator_class()
+    wrapper = host_opt / "aiolambda"
+    async with emulator(
+        "app.handler",
+        task_root=EXAMPLES_DIR / "sam" / "function",
+        bootstrap=[str(wrapper), sys.executable, str(_stock_bootstrap(tmp_path))],
+        env={"AWS_LAMBDA_EXEC_WRAPPER": str(wrapper)},
+        timeout=30,
+        init_timeout=30,
+    ) as emu:
+        result = await emu.invoke({"name": "layer"})
+    assert result.function_error is None, result.payload
+    body = result.json()
+    assert body["message"] == "hello, layer"
+    assert body["request_id"] == result.request_id
+    assert 0 < body["remaining_ms"] <= 30_000
