@@ -15,7 +15,6 @@ import site
 import socket
 import sys
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from aiolambda import _protocol as p
 from aiolambda._config import ConfigError, RuntimeConfig
@@ -25,7 +24,6 @@ from aiolambda._logs import LogSink, configure_logging, format_error_for_log
 
 EXIT_INIT_ERROR = 1
 EXIT_USAGE = 2
-_MAX_SYNC_THREADS = 64
 
 USAGE = """usage: python -m aiolambda [HANDLER]
 
@@ -78,19 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _serve(config: RuntimeConfig, sink: LogSink, redact: Redactor) -> int:
     # Imported here: the transport and runtime are not needed to print usage or config errors.
-    from aiolambda._invocation import Invoker
+    from aiolambda._invocation import Invoker, SyncExecutor
     from aiolambda._runtime import Runtime
 
     handler = await _load_or_report(config, sink, redact)
     if handler is None:
         return EXIT_INIT_ERROR
-    executor = None
-    if not handler.is_async:
-        executor = ThreadPoolExecutor(
-            max_workers=min(config.max_concurrency, _MAX_SYNC_THREADS),
-            thread_name_prefix="aiolambda-sync",
-            initializer=_give_thread_an_event_loop,
-        )
+    executor = None if handler.is_async else SyncExecutor(config.max_concurrency)
     invoker = Invoker(config, handler, executor=executor, redact=redact, log_writer=sink.write_raw)
     # Everything allocated so far lives as long as the process: keep the collector off it.
     gc.collect()
@@ -163,12 +155,6 @@ def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop]:
         else:
             return uvloop.new_event_loop
     return asyncio.new_event_loop
-
-
-def _give_thread_an_event_loop() -> None:
-    # Sync handlers may drive their own loop (Mangum, Powertools batch call
-    # run_until_complete): give each worker thread one that is never running.
-    asyncio.set_event_loop(asyncio.new_event_loop())
 
 
 def _redirect_output_to_socket(path: str) -> None:

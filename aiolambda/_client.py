@@ -44,7 +44,7 @@ class Invocation:
     body: bytes
 
 
-class InvalidInvocation(Exception):  # noqa: N818 - not an error of ours; a bad delivery
+class InvalidInvocation(Exception):
     """``/next`` delivered something that cannot be answered (no usable request id)."""
 
 
@@ -54,7 +54,7 @@ def parse_invocation(response: HttpResponse) -> Invocation:
     request_id = headers.get(p.H_REQUEST_ID, "")
     if not p.is_valid_request_id(request_id):
         shown = request_id[:_SHOWN_ID_CHARS].encode("unicode_escape").decode("ascii")
-        raise InvalidInvocation(f"/next gave an unusable request id {shown!r}; cannot answer it")
+        raise InvalidInvocation(f"/next gave an unusable request id '{shown}'; cannot answer it")
     return Invocation(
         request_id=request_id,
         deadline_ms=_parse_deadline(headers),
@@ -130,7 +130,7 @@ class RuntimeAPIClient:
 
     def _settle(self, request_id: str, kind: str, response: HttpResponse) -> int:
         status = response.status
-        if status == p.STATUS_ACCEPTED or status == p.STATUS_PAYLOAD_TOO_LARGE:
+        if status in (p.STATUS_ACCEPTED, p.STATUS_PAYLOAD_TOO_LARGE):
             return status
         if status >= p.STATUS_SERVER_ERROR:
             raise RuntimeAPIError(

@@ -35,7 +35,7 @@ class AiolambdaError(Exception):
     """Base class of the errors aiolambda raises on purpose."""
 
 
-class RuntimeFault(AiolambdaError):  # noqa: N818 - Lambda's own word for these
+class RuntimeFault(AiolambdaError):
     """A ``Runtime.X`` fault: the runtime, not the handler, could not complete the work."""
 
     def __init__(self, error_type: str, message: str, stack: Sequence[str] = ()) -> None:

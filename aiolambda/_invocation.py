@@ -17,7 +17,7 @@ import functools
 import os
 import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -46,6 +46,7 @@ from aiolambda._errors import (
 from aiolambda._handler import Handler
 
 _NO_DEADLINE_MS: Final = 15 * 60 * 1000  # Lambda's longest timeout, for a missing header
+_MAX_SYNC_THREADS: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,11 +60,11 @@ class Response:
 Outcome = Response | ErrorReport
 
 
-class HandlerTimeout(Exception):  # noqa: N818 - named after what happened
+class HandlerTimeout(Exception):
     """The handler was still running at the invocation's cancellation point."""
 
 
-class HandlerCancelled(Exception):  # noqa: N818 - reported to the caller under this name
+class HandlerCancelled(Exception):
     """The handler's task was cancelled by something other than the deadline."""
 
 
@@ -206,6 +207,35 @@ class Invoker:
         if self.unreclaimable:
             message += "; it did not stop, so this runtime will restart"
         return from_fault(RuntimeFault(p.FUNCTION_TIMEOUT, message), inv.request_id)
+
+
+class SyncExecutor(ThreadPoolExecutor):
+    """The worker threads of sync handlers: one per concurrent invocation, at most 64.
+
+    Each thread gets an event loop of its own that is never running, so a sync
+    handler may drive one (Mangum and Powertools' batch helper call
+    ``run_until_complete``), which it could not do on the runtime's running loop.
+    """
+
+    def __init__(self, concurrency: int) -> None:
+        self._loops: list[asyncio.AbstractEventLoop] = []
+        super().__init__(
+            max_workers=min(concurrency, _MAX_SYNC_THREADS),
+            thread_name_prefix="aiolambda-sync",
+            initializer=self._give_thread_an_event_loop,
+        )
+
+    def _give_thread_an_event_loop(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loops.append(loop)
+        asyncio.set_event_loop(loop)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop the threads and close their idle event loops."""
+        super().shutdown(wait=wait, cancel_futures=cancel_futures)
+        for loop in self._loops:
+            if not loop.is_running() and not loop.is_closed():
+                loop.close()
 
 
 class _Expiry:

@@ -94,8 +94,12 @@ class Runtime:
                 try:
                     invocation = parse_invocation(response)
                 except InvalidInvocation as exc:
-                    log.error("%s", exc)
-                    continue
+                    # Lambda keeps an invocation it cannot be answered about open, so the
+                    # next /next would be refused: stop, and Lambda reports the exit to
+                    # the caller (Runtime.ExitError) at once instead of a timeout.
+                    log.error("%s; stopping the runtime", exc)
+                    self.stop(EXIT_FAILURE)
+                    break
                 outcome = await self._invoker.run(invocation)
                 await self._answer(client, invocation, outcome)
                 request_id_var.set(None)

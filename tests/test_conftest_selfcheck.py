@@ -18,4 +18,4 @@ def test_both_loops_were_used() -> None:
 
 async def test_failure_propagates_is_detectable() -> None:
     with pytest.raises(ZeroDivisionError):
-        1 / 0  # noqa: B018
+        1 / 0

@@ -114,3 +114,58 @@ def test_unprintable_exception_message() -> None:
 def test_error_report_is_frozen_value() -> None:
     report = ErrorReport("T", "m", ())
     assert orjson.loads(report.body())["requestId"] == ""
+
+
+import pytest  # noqa: E402
+
+from aiolambda._client import InvalidInvocation, parse_invocation  # noqa: E402
+from aiolambda._transport import HttpResponse  # noqa: E402
+
+
+@pytest.mark.parametrize(
+    "request_id",
+    [
+        "",
+        "a\r\nX-Injected: 1",
+        "a/b",
+        "..",
+        "../../init/error",
+        "x" * 10_000,
+        "id with space",
+        "ïd",
+        "-leading-dash",
+        "a?b",
+        "a%2Fb",
+    ],
+)
+def test_unusable_request_ids_are_rejected_before_any_url(request_id: str) -> None:
+    response = HttpResponse(200, {"lambda-runtime-aws-request-id": request_id}, b"{}")
+    with pytest.raises(InvalidInvocation) as info:
+        parse_invocation(response)
+    assert len(str(info.value)) < 200  # a 10 KB id is not echoed whole into the log
+    assert "\r" not in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "request_id", ["8476a536-e9f4-11e8-9739-2dfe598c3fcd", "abc_DEF-123", "a" * 128]
+)
+def test_real_request_ids_are_accepted(request_id: str) -> None:
+    response = HttpResponse(200, {"lambda-runtime-aws-request-id": request_id}, b"{}")
+    assert parse_invocation(response).request_id == request_id
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1700000000000", 1700000000000),
+        ("", None),
+        ("soon", None),
+        ("-5", None),
+        ("1e12", None),
+        ("١٢٣", None),
+        ("9" * 40, None),
+    ],
+)
+def test_deadline_header_parsing(value: str, expected: int | None) -> None:
+    headers = {"lambda-runtime-aws-request-id": "r", "lambda-runtime-deadline-ms": value}
+    assert parse_invocation(HttpResponse(200, headers, b"")).deadline_ms == expected
