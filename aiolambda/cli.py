@@ -15,7 +15,10 @@ from collections.abc import Sequence
 _COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("aiolambda._bootstrap", "run HANDLER as the Lambda runtime (the bootstrap)"),
     "serve": ("aiolambda.emulator._cli_serve", "serve a function on a local Lambda emulator"),
-    "invoke": ("aiolambda.emulator._cli_invoke", "invoke a function once locally and print the result"),
+    "invoke": (
+        "aiolambda.emulator._cli_invoke",
+        "invoke a function once locally and print the result",
+    ),
     "layer": ("aiolambda._layer_cli", "build a Lambda layer zip of aiolambda"),
 }
 
