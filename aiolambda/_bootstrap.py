@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import os
+import signal
 import site
 import socket
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 
@@ -24,6 +27,7 @@ from aiolambda._logs import LogSink, configure_logging, format_error_for_log
 
 EXIT_INIT_ERROR = 1
 EXIT_USAGE = 2
+_WORKER_GRACE_S = 5.0
 
 USAGE = """usage: python -m aiolambda [HANDLER]
 
@@ -55,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"aiolambda: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    workers = _start_workers(config, args) if config.workers > 1 else []
+    if workers:
+        config = dataclasses.replace(config, max_concurrency=_share(config, 0))
     # Both AWS runtime clients drop these so the function's own subprocesses don't inherit them.
     os.environ.pop(p.ENV_TELEMETRY_FD, None)
     os.environ.pop(p.ENV_TELEMETRY_SOCKET, None)
@@ -66,6 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure_logging(sink, json=config.log_format == "JSON", level=config.log_level)
     with asyncio.Runner(loop_factory=_loop_factory(config.loop)) as runner:
         code = runner.run(_serve(config, sink, redact))
+    code = max(code, _stop_workers(workers))
     if code != 0:
         sys.stdout.flush()
         sys.stderr.flush()
@@ -124,6 +132,48 @@ async def _load_or_report(config: RuntimeConfig, sink: LogSink, redact: Redactor
     finally:
         await client.close()
     return None
+
+
+def _share(config: RuntimeConfig, index: int) -> int:
+    """Worker ``index``'s part of ``AWS_LAMBDA_MAX_CONCURRENCY``, split as evenly as possible."""
+    count = min(config.workers, config.max_concurrency)
+    base, extra = divmod(config.max_concurrency, count)
+    return base + (1 if index < extra else 0)
+
+
+def _start_workers(config: RuntimeConfig, args: Sequence[str]) -> list[subprocess.Popen[bytes]]:
+    """``AIOLAMBDA_WORKERS=W``: W-1 more runtime processes, each with its share of pollers.
+
+    This process is worker 0. Each worker initialises the handler once and polls on
+    its own connections, so CPU-bound handlers can use more than one core.
+    """
+    count = min(config.workers, config.max_concurrency)
+    pass_fds = (config.telemetry_fd,) if config.telemetry_fd is not None else ()
+    started = []
+    for index in range(1, count):
+        env = dict(os.environ)
+        env["AIOLAMBDA_WORKERS"] = "1"
+        env[p.ENV_MAX_CONCURRENCY] = str(_share(config, index))
+        started.append(
+            subprocess.Popen([sys.executable, "-m", "aiolambda", *args], env=env, pass_fds=pass_fds)
+        )
+    return started
+
+
+def _stop_workers(workers: list[subprocess.Popen[bytes]]) -> int:
+    """Pass the shutdown on to the other workers; returns the worst exit code."""
+    for worker in workers:
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+    code = 0
+    for worker in workers:
+        try:
+            returned = worker.wait(timeout=_WORKER_GRACE_S)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            returned = worker.wait()
+        code = max(code, 1 if returned else 0)
+    return code
 
 
 def setup_sys_path(config: RuntimeConfig) -> None:

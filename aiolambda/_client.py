@@ -124,6 +124,26 @@ class RuntimeAPIClient:
             log.warning("/runtime/init/error answered %d", response.status)
         return response.status
 
+    async def register_extension(self, name: str) -> str:
+        """Register an internal extension that subscribes to no events; returns its id.
+
+        Lambda sends SIGTERM to the runtime at shutdown only when an extension is
+        registered, so this is how a runtime gets a graceful shutdown at all.
+        """
+        headers = [(p.H_EXTENSION_NAME, name), ("Content-Type", p.CT_JSON)]
+        response = await self._request("POST", p.EXTENSION_REGISTER_PATH, b'{"events":[]}', headers)
+        extension_id = response.headers.get(p.H_EXTENSION_ID.lower(), "")
+        if response.status != p.STATUS_OK or not extension_id:
+            raise RuntimeAPIError(
+                f"extension registration answered {response.status}: {_snippet(response.body)}"
+            )
+        return extension_id
+
+    async def next_extension_event(self, extension_id: str) -> HttpResponse:
+        """Long-poll the Extensions API (an internal extension must, or init never ends)."""
+        headers = [(p.H_EXTENSION_ID, extension_id)]
+        return await self._request("GET", p.EXTENSION_NEXT_PATH, b"", headers)
+
     async def close(self) -> None:
         """Close the connection."""
         await self._conn.close()

@@ -50,6 +50,8 @@ class RuntimeConfig:
     loop: str
     timeout_margin_ms: int
     opt_dir: str
+    enable_sigterm: bool
+    workers: int
 
     @property
     def runtime_api(self) -> str:
@@ -98,6 +100,8 @@ class RuntimeConfig:
                 environ, "AIOLAMBDA_TIMEOUT_MARGIN_MS", DEFAULT_TIMEOUT_MARGIN_MS
             ),
             opt_dir=environ.get("AIOLAMBDA_OPT_DIR", "/opt"),
+            enable_sigterm=_flag(environ, "AIOLAMBDA_ENABLE_SIGTERM"),
+            workers=_positive_int(environ, "AIOLAMBDA_WORKERS", 1),
         )
 
 
@@ -132,6 +136,15 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     if value == 0:
         raise ConfigError(f"{name}=0 must be at least 1")
     return value
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    value = environ.get(name, "").strip().lower()
+    if value in ("", "0", "false", "no", "off"):
+        return False
+    if value in ("1", "true", "yes", "on"):
+        return True
+    raise ConfigError(f"{name}={value!r}: use 1 or 0")
 
 
 def _choice(environ: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:

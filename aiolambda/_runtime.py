@@ -25,6 +25,7 @@ from aiolambda._transport import Connection, connect
 
 log = logging.getLogger("aiolambda")
 
+SIGTERM_EXTENSION_NAME: Final = "aiolambda-sigterm"
 EXIT_OK: Final = 0
 EXIT_FAILURE: Final = 1
 
@@ -54,11 +55,17 @@ class Runtime:
     async def serve(self) -> int:
         """Run the pollers; returns the process exit code."""
         loop = asyncio.get_running_loop()
+        self._install_signal_handlers(loop)
+        extension = None
+        if self._config.enable_sigterm:
+            extension = await self._register_sigterm_extension(loop)
+            if extension is None:
+                self._remove_signal_handlers(loop)
+                return self._exit_code
         pollers = [
             loop.create_task(self._poll(), name=f"aiolambda-poller-{i}")
             for i in range(self._config.max_concurrency)
         ]
-        self._install_signal_handlers(loop)
         try:
             await self._stopping.wait()
             # Pollers waiting on /next hold no invocation (Lambda sends SIGTERM only once
@@ -73,12 +80,41 @@ class Runtime:
             raise
         finally:
             self._remove_signal_handlers(loop)
+            if extension is not None:
+                extension.cancel()
+                await asyncio.gather(extension, return_exceptions=True)
         return self._exit_code
 
     def stop(self, exit_code: int = EXIT_OK) -> None:
         """Stop polling; in-flight invocations are still answered."""
         self._exit_code = max(self._exit_code, exit_code)
         self._stopping.set()
+
+    async def _register_sigterm_extension(
+        self, loop: asyncio.AbstractEventLoop
+    ) -> asyncio.Task[None] | None:
+        """Register the no-op internal extension before init completes (first ``/next``)."""
+        client = RuntimeAPIClient(self._connect())
+        try:
+            extension_id = await client.register_extension(SIGTERM_EXTENSION_NAME)
+        except RuntimeAPIError as exc:
+            log.error("could not register the SIGTERM extension: %s", exc)
+            await client.close()
+            self.stop(EXIT_FAILURE)
+            return None
+        return loop.create_task(self._idle_extension(client, extension_id))
+
+    async def _idle_extension(self, client: RuntimeAPIClient, extension_id: str) -> None:
+        # Subscribed to no events: this poll only returns if Lambda has something to say.
+        try:
+            while not self._stopping.is_set():
+                response = await client.next_extension_event(extension_id)
+                if response.status != p.STATUS_OK:
+                    break
+        except RuntimeAPIError as exc:
+            log.warning("the SIGTERM extension lost the Extensions API: %s", exc)
+        finally:
+            await client.close()
 
     async def _poll(self) -> None:
         client = RuntimeAPIClient(self._connect())
