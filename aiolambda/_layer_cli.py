@@ -6,12 +6,15 @@ stdout, so ``aiolambda layer build … > deploy.txt`` keeps just the useful part
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import argparse
+
+    from aiolambda._layer import LayerBuild
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -72,7 +75,7 @@ def _progress(message: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Run ``aiolambda layer build``; returns the process exit code."""
-    from aiolambda._layer import LayerError, Target, build_layer, deploy_commands
+    from aiolambda._layer import LayerError, Target, build_layer
 
     try:
         target = Target.parse(args.python, args.arch)
@@ -90,6 +93,18 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("aiolambda layer build: interrupted; no zip written", file=sys.stderr)
         return 130
+    try:
+        _report(build, args.function_name)
+    except BrokenPipeError:
+        # stdout was closed early (piped into `head`): the zip is built, so that is fine.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
+def _report(build: LayerBuild, function_name: str) -> None:
+    from aiolambda._layer import deploy_commands
+
+    target = build.target
     mb = 1024 * 1024
     print(
         f"Built {build.path} for {target.runtime} on {target.arch}: "
@@ -97,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
         f"{len(build.wheels)} wheels, {len(build.stripped)} shared objects stripped."
     )
     print(f"sha256 {build.sha256}")
-    publish, update, create = deploy_commands(build, args.function_name)
+    publish, update, create = deploy_commands(build, function_name)
     print("\n# 1. Publish the layer (prints nothing; keeps the new version's ARN in $LAYER_ARN):")
     print(publish)
     print(
@@ -107,4 +122,4 @@ def run(args: argparse.Namespace) -> int:
     print(update)
     print("\n# 2b. Or create a function from function.zip (your code, e.g. app.py):")
     print(create)
-    return 0
+    sys.stdout.flush()

@@ -61,3 +61,42 @@ def unpack_layer() -> Callable[[Path, Path], Path]:
 def host_opt(host_layer: LayerBuild, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The host layer unpacked into a directory standing in for /opt."""
     return unpack(host_layer.path, tmp_path_factory.mktemp("opt"))
+
+
+def find_interpreter(version: str) -> str | None:
+    """A working ``pythonX.Y`` on this machine (PATH first, then pyenv's versions)."""
+    home = Path.home()
+    candidates = [shutil.which(f"python{version}")]
+    pyenv = sorted(home.glob(f".pyenv/versions/{version}.*/bin/python{version}"))
+    candidates += [str(p) for p in pyenv]
+    for candidate in candidates:
+        if candidate is None:
+            continue
+        probe = subprocess.run(
+            [candidate, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if probe.returncode == 0 and probe.stdout.strip() == version:
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="session")
+def other_python_opt(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """(interpreter, unpacked layer) for a Python other than the one running the tests.
+
+    That interpreter has none of aiolambda's dependencies installed, so a working
+    invocation proves the layer alone supplies them.
+    """
+    host = Target.host()
+    for version in ("3.12", "3.13", "3.14"):
+        if version == host.python:
+            continue
+        interpreter = find_interpreter(version)
+        if interpreter is not None:
+            build = build_layer(Target(version, host.arch), tmp_path_factory.mktemp("other-layer"))
+            return interpreter, unpack(build.path, tmp_path_factory.mktemp("other-opt"))
+    pytest.skip("no second Python interpreter (3.12-3.14) on this machine")

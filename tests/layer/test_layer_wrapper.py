@@ -219,3 +219,34 @@ async def test_sam_example_handler_runs_through_the_wrapper(host_opt: Path, tmp_
     assert body["message"] == "hello, layer"
     assert body["request_id"] == result.request_id
     assert 0 < body["remaining_ms"] <= 30_000
+
+
+async def test_layer_alone_supplies_the_runtime_to_another_python(
+    other_python_opt: tuple[str, Path], tmp_path: Path
+) -> None:
+    interpreter, opt = other_python_opt
+    version = subprocess.run(
+        [interpreter, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout.strip()
+    emulator = _emulator_class()
+    wrapper = opt / "aiolambda"
+    async with emulator(
+        "layer_probe.handler",
+        task_root=HANDLERS_DIR,
+        bootstrap=[str(wrapper), interpreter, str(_stock_bootstrap(tmp_path))],
+        env={"AWS_LAMBDA_EXEC_WRAPPER": str(wrapper)},
+        timeout=30,
+        init_timeout=30,
+    ) as emu:
+        result = await emu.invoke({"other": True})
+    assert result.function_error is None, result.payload
+    body = result.json()
+    site = opt / "python" / "lib" / f"python{version}" / "site-packages"
+    assert body["python"] == version
+    assert Path(body["aiolambda"]).is_relative_to(site), body["aiolambda"]
+    assert Path(body["orjson"]).is_relative_to(site), body["orjson"]
+    assert body["sys_path"] == [str(HANDLERS_DIR), str(site), str(opt / "python")]

@@ -14,6 +14,7 @@ import aiolambda
 async def handler(event: Any, context: Any) -> dict[str, Any]:
     return {
         "event": event,
+        "python": f"{sys.version_info[0]}.{sys.version_info[1]}",
         "aiolambda": aiolambda.__file__,
         "orjson": orjson.__file__,
         "loop_module": type(__import__("asyncio").get_running_loop()).__module__,
