@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Mapping, Sequence
 
 HERE = Path(__file__).resolve().parent
 HANDLERS = HERE / "handlers"
@@ -303,7 +303,7 @@ def run_once(
     timeout_s: float = 120.0,
     env_extra: Mapping[str, str] | None = None,
     handler: str | None = None,
-    stop_signal: int = signal.SIGKILL,
+    stop_signals: Sequence[int] = (),
     capture_output: bool = False,
 ) -> RunResult:
     """Serve ``n`` invocations of ``event`` to a fresh ``contender`` process."""
@@ -333,7 +333,7 @@ def run_once(
             start_new_session=True,  # its own process group: killing it takes curl along
         )
         line = _read_result(mock, proc.pid, timeout_s + 10)
-        rss_kb, pss_kb, processes = _kill_and_reap(proc, stop_signal)
+        rss_kb, pss_kb, processes = _kill_and_reap(proc, stop_signals)
         proc = None
         output = ""
         if capture_output:
@@ -383,6 +383,19 @@ def run_once(
         log.close()
 
 
+def in_fresh_process(where: Placement, script: str, *args: str) -> dict[str, object]:
+    """Run ``benchmarks/<script> ARGS`` pinned like a contender; its last stdout line as JSON."""
+    out = subprocess.run(
+        [PYTHON, str(HERE / script), *args],
+        check=True,
+        capture_output=True,
+        preexec_fn=_pinner(where.client_cpu),
+        timeout=300,
+    )
+    result: dict[str, object] = json.loads(out.stdout.decode().strip().splitlines()[-1])
+    return result
+
+
 def _read_result(mock: subprocess.Popen[bytes], pid: int, timeout_s: float) -> str | None:
     """The mock's result line; None if the contender died before the mock finished."""
     assert mock.stdout is not None
@@ -404,7 +417,7 @@ def _read_result(mock: subprocess.Popen[bytes], pid: int, timeout_s: float) -> s
 
 
 def _kill_and_reap(
-    proc: subprocess.Popen[bytes], stop_signal: int = signal.SIGKILL
+    proc: subprocess.Popen[bytes], stop_signals: Sequence[int] = ()
 ) -> tuple[int, int, int]:
     """Stop the contender and its process group; return (peak RSS KiB, PSS KiB, processes)."""
     # bash starts its next curl (parked on /next) just after the last answer: wait for it
@@ -414,10 +427,12 @@ def _kill_and_reap(
     while resident < 2 and proc.args[0] == "bash" and time.monotonic() < deadline:
         time.sleep(0.005)  # polling /proc: there is no event to await
         rss_kb, pss_kb, resident = _group_memory(proc.pid)
-    if stop_signal != signal.SIGKILL:
+    for sig in stop_signals:  # polite first (a profiled run writes its stats on the way out)
+        if not _alive(proc.pid):
+            break
         with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, stop_signal)
-        deadline = time.monotonic() + 10
+            os.kill(proc.pid, sig)
+        deadline = time.monotonic() + 5
         while _alive(proc.pid) and time.monotonic() < deadline:
             time.sleep(0.02)  # polling a process's exit: there is no event to await here
     with contextlib.suppress(ProcessLookupError):

@@ -96,14 +96,36 @@ def codec_times(size: str, event: bytes, budget_s: float = 0.5) -> CodecTimes:
     )
 
 
-def top_functions(prof_path: str, limit: int = 12) -> list[tuple[str, int, float, float]]:
-    """(function, calls, tottime s, cumtime s) by own time, from a cProfile dump."""
-    stats = pstats.Stats(prof_path)
+def top_functions(
+    prof_path: str, baseline_path: str, n: int, limit: int = 12
+) -> list[tuple[str, float, float, float]]:
+    """Per-invocation (function, calls, own µs, cumulative µs), by own time.
+
+    ``prof_path`` profiles a process that served ``n`` invocations, ``baseline_path``
+    one that served a single one: the difference divided by ``n - 1`` leaves out
+    start-up (imports, handler loading) and keeps the steady state.
+    """
+
+    def load(path: str) -> dict[tuple[str, int, str], tuple[int, float, float]]:
+        raw = pstats.Stats(path).stats  # type: ignore[attr-defined]
+        return {key: (v[1], v[2], v[3]) for key, v in raw.items()}
+
+    full, base = load(prof_path), load(baseline_path)
     rows = []
-    for (filename, line, name), (_, ncalls, tottime, cumtime, _) in stats.stats.items():  # type: ignore[attr-defined]
+    for key, (calls, tottime, cumtime) in full.items():
+        b_calls, b_tot, b_cum = base.get(key, (0, 0.0, 0.0))
+        filename, line, name = key
         short = re.sub(r".*/(site-packages|lib/python3\.\d+)/", "", filename)
         short = re.sub(r".*/main/", "", short)
-        rows.append((f"{short}:{line}({name})", int(ncalls), float(tottime), float(cumtime)))
+        per = n - 1
+        rows.append(
+            (
+                f"{short}:{line}({name})",
+                (calls - b_calls) / per,
+                (tottime - b_tot) / per * 1e6,
+                (cumtime - b_cum) / per * 1e6,
+            )
+        )
     rows.sort(key=lambda r: r[2], reverse=True)
     return rows[:limit]
 
@@ -118,3 +140,24 @@ def importtime_top(stderr: str, limit: int = 10) -> tuple[float, list[tuple[str,
     total = sum(ms for _, ms in top)
     top.sort(key=lambda r: r[1], reverse=True)
     return total, top[:limit]
+
+
+def main() -> None:
+    """``python _phases.py SIZE_KEY BUDGET_S``: codec timings as one JSON line.
+
+    Run in a fresh process pinned like the contenders, so that neither the
+    harness's heap (which slows the collector) nor its CPU placement skews them.
+    """
+    import json
+    import sys
+    from dataclasses import asdict
+
+    import _harness as h
+
+    size_key, budget = sys.argv[1], float(sys.argv[2])
+    event = h.make_event(h.SIZE_BY_KEY[size_key].nbytes)
+    print(json.dumps(asdict(codec_times(size_key, event, budget))))
+
+
+if __name__ == "__main__":
+    main()

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -161,7 +162,8 @@ def render(
         + f" on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}; "
         f"Python {platform.python_version()}, {h.cpu_model()}; mock and runtime on {where.label}; "
         f"handler `await asyncio.sleep({SLEEP_S})`; {rounds} invocations per poller "
-        f"(N × {rounds} per run, all queued from the start); median of {reps} runs.\n"
+        f"(N × {rounds} per run, all queued from the start); median of {reps} runs; "
+        f"load average {os.getloadavg()[0]:.1f} at the end.\n"
     )
     w(
         "| N in flight | inv/s (min–max) | ideal N/0.05 s | % of ideal | max in flight seen "

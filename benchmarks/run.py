@@ -144,53 +144,68 @@ def profile_pass(
     out: dict[str, object] = {}
     codec = []
     for size in sizes:
-        codec.append(
-            asdict(_phases.codec_times(size.key, h.make_event(size.nbytes), 0.2 if quick else 0.6))
-        )
+        codec.append(h.in_fresh_process(where, "_phases.py", size.key, "0.2" if quick else "0.6"))
     out["codec"] = codec
     subject = h.CONTENDER_BY_KEY[SUBJECT]
     if subject.available():
         out["note"] = f"{SUBJECT} not runnable: {subject.available()}"
         return out
+    out["ablation"] = ablation_pass(subject, where, quick)
     profiles: dict[str, object] = {}
     for size_key in ("tiny", "1m"):
         size = h.SIZE_BY_KEY[size_key]
-        prof_path = Path(tempfile.gettempdir()) / f"aiolambda-bench-{size_key}.prof"
-        wrapped = replace(
-            subject,
-            argv=(h.PYTHON, str(h.HERE / "_profile_wrapper.py"), str(prof_path), "aiolambda"),
-        )
-        with h.EventFile(h.make_event(size.nbytes)) as event:
-            n = size.n_quick if quick else size.n
-            r = h.run_once(
-                wrapped,
-                event,
-                n,
-                where,
-                size_key=size_key,
-                timeout_s=3 * size.timeout_s(n),
-                stop_signal=signal.SIGINT,
+        n = size.n_quick if quick else size.n // 2
+        paths = {}
+        error = ""
+        for count in (1, n):
+            prof_path = Path(tempfile.gettempdir()) / f"aiolambda-bench-{size_key}-{count}.prof"
+            prof_path.unlink(missing_ok=True)
+            paths[count] = prof_path
+            wrapped = replace(
+                subject,
+                argv=(h.PYTHON, str(h.HERE / "_profile_wrapper.py"), str(prof_path), "aiolambda"),
             )
-        if r.ok and prof_path.exists():
-            rows = _phases.top_functions(str(prof_path))
+            with h.EventFile(h.make_event(size.nbytes)) as event:
+                r = h.run_once(
+                    wrapped,
+                    event,
+                    count,
+                    where,
+                    size_key=size_key,
+                    timeout_s=3 * size.timeout_s(count),
+                    stop_signals=(signal.SIGTERM, signal.SIGINT),
+                    capture_output=True,
+                )
+            if not r.ok or not prof_path.exists():
+                error = r.error or (
+                    "the runtime did not exit through Python on SIGTERM/SIGINT: no profile"
+                    + (f" (output: {r.output[-300:]!r})" if r.output else "")
+                )
+                break
+            us_under_profiler = r.us_per_inv
+        if error:
+            profiles[size_key] = {"error": error}
+        else:
+            rows = _phases.top_functions(str(paths[n]), str(paths[1]), n, limit=60)
+            loop_us = sum(t for f, _, t, _ in rows if f.startswith("asyncio/runners.py"))
+            # Rows called less than once per invocation are start-up noise left by the subtraction.
+            rows = [row for row in rows if row[1] >= 0.5][:12]
             profiles[size_key] = {
                 "n": n,
-                "us_per_inv_under_cprofile": r.us_per_inv,
+                "us_per_inv_under_cprofile": us_under_profiler,
+                "loop_own_us_per_inv": loop_us,
                 "top": [
                     {
                         "function": f,
                         "calls": c,
-                        "tottime_us_per_inv": t / n * 1e6,
-                        "cumtime_us_per_inv": cu / n * 1e6,
+                        "tottime_us_per_inv": t,
+                        "cumtime_us_per_inv": cu,
                     }
                     for f, c, t, cu in rows
                 ],
             }
-            prof_path.unlink()
-        else:
-            profiles[size_key] = {
-                "error": r.error or "the runtime did not write a profile on SIGINT"
-            }
+        for path in paths.values():
+            path.unlink(missing_ok=True)
     out["cprofile"] = profiles
     imports: dict[str, object] = {}
     with h.EventFile(h.TINY_EVENT) as event:
@@ -210,6 +225,45 @@ def profile_pass(
             }
     out["importtime"] = imports
     return out
+
+
+ABLATIONS = (
+    (
+        "aiolambda_no_deadline",
+        "AIOLAMBDA_TIMEOUT_MARGIN_MS=0 (no deadline timer)",
+        "AIOLAMBDA_TIMEOUT_MARGIN_MS",
+        "0",
+    ),
+    ("aiolambda_asyncio", "AIOLAMBDA_LOOP=asyncio (no uvloop)", "AIOLAMBDA_LOOP", "asyncio"),
+)
+
+
+def ablation_pass(subject: h.Contender, where: h.Placement, quick: bool) -> dict[str, object]:
+    """aiolambda with one feature switched off at a time, alternating with the default."""
+    variants = [subject, h.CONTENDER_BY_KEY[FLOOR]]
+    for key, label, name, value in ABLATIONS:
+        variants.append(replace(subject, key=key, label=label, env={**subject.env, name: value}))
+    variants.append(h.CONTENDER_BY_KEY["aiolambda_sync"])
+    reps = 1 if quick else 5
+    cells = timing_pass(variants, [h.SIZE_BY_KEY["tiny"]], reps, where, quick, False, [])
+    base = cells[(SUBJECT, "tiny")]
+    rows = []
+    for v in variants:
+        cell = cells[(v.key, "tiny")]
+        deltas = [
+            cell.us_by_rep[i] - base.us_by_rep[i] for i in cell.us_by_rep if i in base.us_by_rep
+        ]
+        rows.append(
+            {
+                "key": v.key,
+                "label": v.label,
+                "ok": cell.ok,
+                "median_us": cell.median_us,
+                "delta_us": h.median(deltas),
+                "ratio_floor": cell.ratio_floor,
+            }
+        )
+    return {"reps": reps, "rows": rows}
 
 
 # -- report -----------------------------------------------------------------------------
@@ -299,7 +353,9 @@ def render_markdown(
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}; "
         f"Python {platform.python_version()}, {h.cpu_model()}, {os.cpu_count()} vCPUs; "
         f"mock and contender on {where.label}; {args.reps} alternating repetitions; "
-        f"run took {(time.time() - started) / 60:.1f} min.\n"
+        f"run took {(time.time() - started) / 60:.1f} min; load average "
+        f"{args.load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
+        "(other work on the machine inflates absolute times; ratios hold better).\n"
     )
     tiny = next((s for s in sizes if s.key == "tiny"), None)
     if tiny is not None:
@@ -414,6 +470,24 @@ def render_profile(
             f"| {fmt_us(ct['simplejson_loads_us'] + ct['simplejson_dumps_us'])} |"
         )
     w("")
+    ablation = prof.get("ablation")
+    if isinstance(ablation, dict):
+        w(
+            "Ablations, tiny event, alternating with the default runtime "
+            f"({ablation['reps']} repetitions; Δ = median of per-repetition differences "
+            "to the default, negative = faster without the feature):\n"
+        )
+        w("| variant | µs/inv | Δ µs vs default | × floor |")
+        w("|---|---|---|---|")
+        for row in ablation["rows"]:
+            if not row["ok"]:
+                w(f"| {row['label']} | FAILED | | |")
+                continue
+            w(
+                f"| {row['label']} | {fmt_us(row['median_us'])} | {row['delta_us']:+.1f} "
+                f"| {fmt_x(row['ratio_floor'])} |"
+            )
+        w("")
     cprof = prof.get("cprofile")
     if isinstance(cprof, dict):
         for size_key, data in cprof.items():
@@ -421,15 +495,22 @@ def render_profile(
                 w(f"cProfile ({size_key}): not available: {data['error'][:300]}\n")
                 continue
             w(
-                f"cProfile of the runtime process, {size_key} event, {data['n']} invocations "
-                f"({data['us_per_inv_under_cprofile']:.0f} µs/inv under the profiler; "
-                "own time per invocation, top functions):\n"
+                f"cProfile of the runtime process, {size_key} event: a run of {data['n']} "
+                "invocations minus a run of 1 (start-up cancels out), per invocation, by own "
+                f"time ({data['us_per_inv_under_cprofile']:.0f} µs/inv under the profiler; "
+                "time inside uvloop's C code, including socket writes, shows as the own time "
+                "of the Python function that called into it):\n"
+            )
+            w(
+                f"Inside the event loop's own C code (uvloop: epoll, socket reads, callbacks; "
+                f"on one CPU this includes the mock's turn): {data['loop_own_us_per_inv']:.0f} "
+                "µs/inv.\n"
             )
             w("| function | calls/inv | own µs/inv | cumulative µs/inv |")
             w("|---|---|---|---|")
             for row in data["top"]:
                 w(
-                    f"| `{row['function']}` | {row['calls'] / data['n']:.1f} "
+                    f"| `{row['function']}` | {row['calls']:.1f} "
                     f"| {row['tottime_us_per_inv']:.1f} "
                     f"| {row['cumtime_us_per_inv']:.1f} |"
                 )
@@ -570,6 +651,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             contenders.append(c)
     started = time.time()
+    args.load_start = os.getloadavg()[0]
     log(f"benchmarking {', '.join(c.key for c in contenders)} on {where.label}")
     for key, why in skipped.items():
         log(f"  skipping {key}: {why}")
