@@ -44,10 +44,17 @@ _CHUNK_SIZE_RE: Final = re.compile(
     rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?\r\n"
 )
 _REQ_TOKEN_RE: Final = re.compile(_TOKEN.decode("ascii") + r"\Z")
-_REQ_VALUE_BAD_RE: Final = re.compile(r"[\x00\r\n]")
 _REQ_TARGET_RE: Final = re.compile(r"/[!-~]*\Z")
 _MANAGED_HEADERS: Final = frozenset({"host", "content-length", "transfer-encoding"})
+_METHODS: Final = frozenset({"GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH"})
 _NO_BODY_STATUSES: Final = frozenset({204, 304})
+
+# Header names already validated (response: name -> lower-case; request: the set). A
+# Runtime API conversation uses the same dozen names on every exchange; caching them skips
+# a regex match and a lower() per field. Bounded, so a peer inventing names cannot grow them.
+_NAMES: dict[str, str] = {}
+_CHECKED_NAMES: set[str] = set()
+_NAMES_MAX: Final = 512
 
 _HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_CRLF, _TRAILERS, _EOF, _DONE = range(8)
 
@@ -76,26 +83,31 @@ def check_request(method: str, path: str, headers: Sequence[tuple[str, str]]) ->
     Guards against header injection (CR/LF in a value built from an error message) and
     against headers the transport owns (``Host``, ``Content-Length``, ``Transfer-Encoding``).
     """
-    if not _REQ_TOKEN_RE.match(method):
+    if method not in _METHODS and not _REQ_TOKEN_RE.match(method):
         raise ValueError(f"invalid HTTP method {method!r}")
     if not _REQ_TARGET_RE.match(path):
         raise ValueError(f"invalid request target {path!r}")
     for name, value in headers:
-        if not _REQ_TOKEN_RE.match(name):
-            raise ValueError(f"invalid header name {name!r}")
-        if _REQ_VALUE_BAD_RE.search(value):
+        if name not in _CHECKED_NAMES:
+            if not _REQ_TOKEN_RE.match(name):
+                raise ValueError(f"invalid header name {name!r}")
+            if name.lower() in _MANAGED_HEADERS:
+                raise ValueError(f"header {name} is set by the transport")
+            if len(_CHECKED_NAMES) < _NAMES_MAX:
+                _CHECKED_NAMES.add(name)
+        if "\r" in value or "\n" in value or "\0" in value:
             raise ValueError(f"header {name} has a CR, LF or NUL in its value")
-        if name.lower() in _MANAGED_HEADERS:
-            raise ValueError(f"header {name} is set by the transport")
 
 
 class RequestEncoder:
     """Serialises requests for one origin; the fixed headers are built once."""
 
-    __slots__ = ("_fixed",)
+    __slots__ = ("_fixed", "_get_heads")
 
     def __init__(self, host: str, port: int, user_agent: str) -> None:
         self._fixed = f"Host: {host}:{port}\r\nUser-Agent: {user_agent}\r\n"
+        # Complete bodiless GET requests by path: ``GET /next`` never changes.
+        self._get_heads: dict[str, bytes] = {}
 
     def head(
         self,
@@ -127,18 +139,19 @@ class RequestEncoder:
         ``Content-Length`` is always sent when there is a body or the method is not GET,
         because some servers (RAPID among them) want an explicit length even for 0 bytes.
         """
-        length = None if method == "GET" and not body else len(body)
-        head = self.head(method, path, headers, length)
+        if method == "GET" and not body:
+            if headers:
+                return self.head(method, path, headers, None), b""
+            cached = self._get_heads.get(path)
+            if cached is None:
+                cached = self.head(method, path, (), None)
+                if len(self._get_heads) < 16:
+                    self._get_heads[path] = cached
+            return cached, b""
+        head = self.head(method, path, headers, len(body))
         if len(body) <= COALESCE_MAX_BYTES:
             return head + body, b""
         return head, body
-
-
-# Validated header name -> its lower-case form. A Runtime API sends the same dozen names
-# on every response; caching them skips a regex match and a lower() per field. Bounded,
-# so a peer inventing names cannot grow it.
-_NAMES: dict[str, str] = {}
-_NAMES_MAX: Final = 512
 
 
 def _parse_fields(block: bytes, limit: int) -> dict[str, str]:

@@ -4,9 +4,9 @@ One "pair" is what a runtime does per invocation on the wire: ``GET …/next`` (
 with the eight headers RAPID sends and an event body), then ``POST …/{id}/response``
 echoing the event, answered ``202 {"status":"OK"}``. Contenders:
 
-* ``lean``    – ``aiolambda._transport`` kind "lean" (asyncio.Protocol + pure-Python parser)
-* ``aiohttp`` – ``aiolambda._transport`` kind "aiohttp" (one ClientSession)
-* ``floor``   – a blocking socket sending pre-built requests and reading with the least
+* ``lean``    - ``aiolambda._transport`` kind "lean" (asyncio.Protocol + pure-Python parser)
+* ``aiohttp`` - ``aiolambda._transport`` kind "aiohttp" (one ClientSession)
+* ``floor``   - a blocking socket sending pre-built requests and reading with the least
   parsing that works (the least Python can do per pair; the 1.00 of the ratios)
 
 Method:
@@ -19,7 +19,7 @@ Method:
   over a fresh connection and (for the async ones) a fresh event loop. The contender
   order rotates between repetitions (A B C, B C A, …) so drifts of the host's speed
   hit all of them alike.
-* Reported: the median µs/pair over repetitions (min–max), and the median of
+* Reported: the median µs/pair over repetitions (min-max), and the median of
   per-repetition ratios to the floor (the host drifts between speed phases; ratios
   measured within one repetition are what to trust).
 
@@ -47,14 +47,17 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
-from aiolambda import _protocol as proto  # noqa: E402
-from aiolambda._http import ResponseParser  # noqa: E402
-from aiolambda._transport import connect  # noqa: E402
+from aiolambda import _protocol as proto
+from aiolambda._http import ResponseParser
+from aiolambda._transport import connect
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 _CL_RE = re.compile(rb"\r\ncontent-length:[ \t]*([0-9]+)", re.IGNORECASE)
 ACCEPTED = b'HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{"status":"OK"}\n'  # noqa: E501
@@ -141,21 +144,24 @@ def _request_id(headers: dict[str, str] | object) -> str:
     return headers[proto.H_REQUEST_ID]  # type: ignore[index,no-any-return]
 
 
-def run_async(kind: str, loop_kind: str, port: int, warmup: int, pairs: int) -> float:
-    async def body() -> float:
+def run_async(kind: str, loop_kind: str, port: int, warmup: int, pairs: int) -> tuple[float, float]:
+    """(wall µs, client CPU µs) per pair."""
+
+    async def body() -> tuple[float, float]:
         conn = connect(kind, "127.0.0.1", port)
         headers = [("Content-Type", proto.CT_JSON)]
         try:
-            start = 0.0
+            start = cpu_start = 0.0
             for i in range(warmup + pairs):
                 if i == warmup:
-                    start = time.perf_counter()
+                    start, cpu_start = time.perf_counter(), time.process_time()
                 event = await conn.request("GET", proto.NEXT_PATH)
                 rid = _request_id(event.headers)
                 answer = await conn.request("POST", proto.response_path(rid), event.body, headers)
                 if answer.status != 202:
                     raise SystemExit(f"{kind}: unexpected status {answer.status}")
-            return (time.perf_counter() - start) / pairs * 1e6
+            wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+            return wall / pairs * 1e6, cpu / pairs * 1e6
         finally:
             await conn.close()
 
@@ -173,28 +179,37 @@ _NEXT_REQ = b"GET " + proto.NEXT_PATH.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\
 _RID_RE = re.compile(rb"\r\nlambda-runtime-aws-request-id:[ \t]*([^\r]+)", re.IGNORECASE)
 
 
-def run_floor(port: int, warmup: int, pairs: int) -> float:
+def run_floor(port: int, warmup: int, pairs: int) -> tuple[float, float]:
+    """(wall µs, client CPU µs) per pair."""
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     buf = bytearray()
+    # recv_into one reused buffer: recv(256 KiB) would allocate (mmap) a buffer per call.
+    chunk = memoryview(bytearray(262144))
+
+    def receive() -> None:
+        n = sock.recv_into(chunk)
+        if not n:
+            raise SystemExit("floor: server closed the connection")
+        buf.extend(chunk[:n])
 
     def read_response() -> tuple[bytes, bytes]:
         while (end := buf.find(b"\r\n\r\n")) < 0:
-            buf.extend(sock.recv(262144))
+            receive()
         head = bytes(buf[: end + 2])
         match = _CL_RE.search(head)
         total = end + 4 + (int(match[1]) if match else 0)
         while len(buf) < total:
-            buf.extend(sock.recv(262144))
+            receive()
         body = bytes(buf[end + 4 : total])
         del buf[:total]
         return head, body
 
     try:
-        start = 0.0
+        start = cpu_start = 0.0
         for i in range(warmup + pairs):
             if i == warmup:
-                start = time.perf_counter()
+                start, cpu_start = time.perf_counter(), time.process_time()
             sock.sendall(_NEXT_REQ)
             head, event = read_response()
             rid_match = _RID_RE.search(head)
@@ -211,7 +226,8 @@ def run_floor(port: int, warmup: int, pairs: int) -> float:
             head, _ = read_response()
             if not head.startswith(b"HTTP/1.1 202"):
                 raise SystemExit("floor: unexpected status")
-        return (time.perf_counter() - start) / pairs * 1e6
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        return wall / pairs * 1e6, cpu / pairs * 1e6
     finally:
         sock.close()
 
@@ -228,34 +244,51 @@ def bench_transports(args: argparse.Namespace) -> None:
     try:
         assert server.stdout is not None
         port = json.loads(server.stdout.readline())["port"]
-        contenders: dict[str, Callable[[], float]] = {
+        contenders: dict[str, Callable[[], tuple[float, float]]] = {
             "floor": lambda: run_floor(port, args.warmup, args.pairs),
             "lean": lambda: run_async("lean", args.loop, port, args.warmup, args.pairs),
             "aiohttp": lambda: run_async("aiohttp", args.loop, port, args.warmup, args.pairs),
         }
         names = [n for n in contenders if n in args.only] if args.only else list(contenders)
-        times: dict[str, list[float]] = {n: [] for n in names}
-        ratios: dict[str, list[float]] = {n: [] for n in names}
+        walls: dict[str, list[float]] = {n: [] for n in names}
+        cpus: dict[str, list[float]] = {n: [] for n in names}
+        wall_ratios: dict[str, list[float]] = {n: [] for n in names}
+        cpu_ratios: dict[str, list[float]] = {n: [] for n in names}
         for rep in range(args.reps):
             order = names[rep % len(names) :] + names[: rep % len(names)]
             this_rep = {name: contenders[name]() for name in order}
-            for name, us in this_rep.items():
-                times[name].append(us)
+            for name, (wall_us, cpu_us) in this_rep.items():
+                walls[name].append(wall_us)
+                cpus[name].append(cpu_us)
                 if "floor" in this_rep:
-                    ratios[name].append(us / this_rep["floor"])
+                    wall_ratios[name].append(wall_us / this_rep["floor"][0])
+                    cpu_ratios[name].append(cpu_us / this_rep["floor"][1])
         print(
-            f"# {args.pairs} pairs × {args.reps} reps, event {len(make_event(args.body))} B, "
+            f"# {args.pairs} pairs x {args.reps} reps, event {len(make_event(args.body))} B, "
             f"loop {args.loop}, CPU {cpu}, Python {sys.version.split()[0]}"
         )
-        print("| transport | µs/pair median (min–max) | × floor (median of ratios) |")
-        print("|---|---|---|")
+        print(
+            "| transport | wall µs/pair median (min-max) | x floor "
+            "| client CPU µs/pair median | x floor |"
+        )
+        print("|---|---|---|---|---|")
+
+        def ratio(values: list[float]) -> str:
+            return f"{statistics.median(values):.2f}" if values else "n/a"
+
         results = {}
         for name in names:
-            t = times[name]
-            ratio = statistics.median(ratios[name]) if ratios[name] else float("nan")
-            results[name] = {"us_per_pair": t, "ratio_to_floor": ratios[name]}
+            w, c = walls[name], cpus[name]
+            results[name] = {
+                "wall_us_per_pair": w,
+                "cpu_us_per_pair": c,
+                "wall_ratio_to_floor": wall_ratios[name],
+                "cpu_ratio_to_floor": cpu_ratios[name],
+            }
             print(
-                f"| {name} | {statistics.median(t):.1f} ({min(t):.1f}–{max(t):.1f}) | {ratio:.2f} |"
+                f"| {name} | {statistics.median(w):.1f} ({min(w):.1f}-{max(w):.1f}) "
+                f"| {ratio(wall_ratios[name])} | {statistics.median(c):.1f} "
+                f"| {ratio(cpu_ratios[name])} |"
             )
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2))
@@ -348,7 +381,7 @@ def bench_parsers(args: argparse.Namespace) -> None:
                 for _ in range(number):
                     parse(pieces)
                 per_rep.append((time.perf_counter() - start) / number * 1e6)
-            row.append(f"{statistics.median(per_rep):.2f}")
+            row.append(f"{min(per_rep):.2f}")  # min: the least disturbed repetition
         print(f"| {label} | " + " | ".join(row) + " |")
 
 
