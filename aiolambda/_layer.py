@@ -471,9 +471,12 @@ def _mb(size: int) -> str:
 # -- shared objects -------------------------------------------------------------------
 
 
+_SHARED_OBJECT_RE: Final = re.compile(r".+\.so(\.\d+)*")
+
+
 def is_shared_object(name: str) -> bool:
     """True for ``foo.so`` and versioned ``libfoo.so.1.2`` files."""
-    return name.endswith(".so") or ".so." in name
+    return _SHARED_OBJECT_RE.fullmatch(name) is not None
 
 
 def elf_machine(path: Path) -> str | None:
