@@ -317,6 +317,12 @@ class Emulator:
         """Return once ``/next`` has been called ``n`` times in total."""
         await self.engine.wait_for_next_calls(n)
 
+    async def wait_for_requests(self, n: int) -> None:
+        """Return once ``n`` Runtime API requests have been answered and recorded."""
+        if not self._config.record:
+            raise RuntimeError("the emulator runs with record=False")
+        await self.engine.wait_for_requests(n)
+
     @property
     def init_error(self) -> Any:
         """The last ``/runtime/init/error`` document (parsed JSON), or ``None``."""

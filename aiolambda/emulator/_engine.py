@@ -217,6 +217,7 @@ class Engine:
         self._answers: dict[str, list[RecordedRequest]] = {}
         self._next_calls = 0
         self._next_watchers: list[tuple[int, asyncio.Future[None]]] = []
+        self._record_watchers: list[tuple[int, asyncio.Future[None]]] = []
         self._init_error_event = asyncio.Event()
         self._init_error_posted = False
         self._unserved_init_error: tuple[bytes, str] | None = None
@@ -248,6 +249,13 @@ class Engine:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._next_watchers.append((n, fut))
+        await fut
+
+    async def wait_for_requests(self, n: int) -> None:
+        if len(self.requests) >= n:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._record_watchers.append((n, fut))
         await fut
 
     async def wait_init_error(self) -> Any:
@@ -305,7 +313,7 @@ class Engine:
         self._queue.clear()
         for waiter in self._waiters:
             waiter.cancel()
-        for _, fut in self._next_watchers:
+        for _, fut in [*self._next_watchers, *self._record_watchers]:
             if not fut.done():
                 fut.cancel()
         for ext in self.extensions.values():
@@ -505,6 +513,12 @@ class Engine:
         self.requests.append(rec)
         if request_id is not None and req.method == "POST":
             self._answers.setdefault(request_id, []).append(rec)
+        if self._record_watchers:
+            count = len(self.requests)
+            for n, fut in self._record_watchers:
+                if count >= n and not fut.done():
+                    fut.set_result(None)
+            self._record_watchers = [(n, f) for n, f in self._record_watchers if not f.done()]
 
     async def _route_next(self, req: Request, conn: Connection) -> tuple[Response, str | None]:
         if req.method != "GET":

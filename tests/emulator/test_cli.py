@@ -10,6 +10,7 @@ import sys
 from typing import TYPE_CHECKING
 
 import aiohttp
+import pytest
 
 from ._support import CURL_BOOTSTRAP, HERE, ric
 
@@ -119,3 +120,26 @@ def test_loopback_detection() -> None:
 
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("example.com")
+
+
+@pytest.mark.aiolambda_runtime
+async def test_serve_with_concurrency_runs_invocations_side_by_side() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "serve", "fn.async_app.rendezvous", "--port", "0", "--concurrency", "3",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=HERE,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        url = (await proc.stdout.readline()).decode().rsplit(" ", 1)[1].strip()
+        async with aiohttp.ClientSession() as http:
+
+            async def call() -> object:
+                async with http.post(url, json={"n": 3}) as response:
+                    return await response.json()
+
+            # Each call returns only once all three are inside the handler together.
+            assert await asyncio.gather(call(), call(), call()) == [3, 3, 3]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        await proc.communicate()
+    assert proc.returncode == 0

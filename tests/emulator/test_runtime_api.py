@@ -202,11 +202,12 @@ async def test_invocations_queue_fifo_without_concurrency() -> None:
 async def test_concurrency_allows_n_open_invocations() -> None:
     async with Emulator(spawn=False, concurrency=2) as emu, HandRuntime(emu) as rt:
         first, second = emu.submit({"n": 1}), emu.submit({"n": 2})
-        (rid1, _, _), (rid2, _, _) = await asyncio.gather(rt.next(), rt.next())
+        handed_out = await asyncio.gather(rt.next(), rt.next())
         assert (await rt.request("GET", p.NEXT_PATH))[0] == 403  # a third worker is one too many
-        # Answers can come back in any order.
-        await rt.respond(rid2, b"two")
-        await rt.respond(rid1, b"one")
+        # Which poller got which event is up to the network; answer by event, in reverse.
+        by_n = {json.loads(body)["n"]: rid for rid, _, body in handed_out}
+        await rt.respond(by_n[2], b"two")
+        await rt.respond(by_n[1], b"one")
         assert (await first).payload == b"one" and (await second).payload == b"two"
 
 
@@ -226,6 +227,8 @@ async def test_next_caller_that_hangs_up_loses_nothing() -> None:
         await emu.wait_for_next_calls(1)
         writer.close()
         await writer.wait_closed()
+        await emu.wait_for_requests(1)  # the emulator has noticed the hang-up
+        assert emu.requests[0].status == 500
         async with HandRuntime(emu) as rt:
             # The dead long-poll must not count as an open /next nor swallow the event.
             waiting = asyncio.ensure_future(rt.next())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import sys
 from typing import TYPE_CHECKING
@@ -163,3 +164,14 @@ async def test_bad_bootstrap_command_fails_at_start() -> None:
     else:
         await emu.close()
         raise AssertionError("start() should have raised")
+
+
+async def test_awslambdaric_managed_instances_mode() -> None:
+    # awslambdaric 4 runs AWS_LAMBDA_MAX_CONCURRENCY worker processes, each polling /next.
+    async with ric_emulator("fn.sync_app.pid", concurrency=2) as emu:
+        results = await asyncio.gather(*(emu.invoke({}) for _ in range(6)))
+        assert all(r.ok for r in results), [r.payload for r in results]
+        assert emu.environment()["AWS_LAMBDA_INITIALIZATION_TYPE"] == "lambda-managed-instances"
+        await emu.wait_for_next_calls(2)
+        busy = [r for r in emu.requests if r.path.endswith("/next") and r.status == 403]
+        assert busy == []  # two workers, two slots: never more /next than allowed
