@@ -1,0 +1,51 @@
+"""House rules the suite enforces: lint, types, the public API, lazy imports."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import aiolambda
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run(*cmd: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+
+
+@pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is in the dev extras")
+def test_ruff_is_clean() -> None:
+    paths = ["aiolambda", "tests", "benchmarks", "examples"]
+    check = run("ruff", "check", *paths)
+    assert check.returncode == 0, check.stdout + check.stderr
+    fmt = run("ruff", "format", "--check", "aiolambda")
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_mypy_strict_is_clean() -> None:
+    result = run(sys.executable, "-m", "mypy", "aiolambda")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_public_api_is_sorted_and_complete() -> None:
+    assert aiolambda.__all__ == sorted(aiolambda.__all__)
+    public = {name for name in vars(aiolambda) if not name.startswith("_")} - {"annotations"}
+    assert set(aiolambda.__all__) - {"__version__"} == public
+
+
+def test_runtime_entry_imports_nothing_heavy() -> None:
+    code = (
+        "import sys, aiolambda.__main__, aiolambda._bootstrap, aiolambda._runtime, "
+        "aiolambda._invocation, aiolambda._transport_lean; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('aiohttp', 'yarl', 'multidict', 'http', 'matplotlib', 'boto3') "
+        "or m.startswith(('aiolambda.emulator', 'aiolambda.cli', 'aiolambda._layer'))))"
+    )
+    result = run(sys.executable, "-c", code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
