@@ -30,16 +30,8 @@ _USER_AGENT = f"aiolambda/{__version__}"
 _HAS_POLL = hasattr(select, "poll")
 
 
-_READ_BUFFER_BYTES = 256 * 1024
-
-
-class _ClientProtocol(asyncio.BufferedProtocol):
-    """One TCP connection; carries one request at a time.
-
-    A ``BufferedProtocol``: the loop reads into one buffer allocated per connection.
-    (asyncio's plain ``Protocol`` path allocates a fresh 256 KiB ``bytes`` per read, which
-    glibc serves with mmap/munmap, several µs per response on Python 3.11.)
-    """
+class _ClientProtocol(asyncio.Protocol):
+    """One TCP connection; carries one request at a time."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -51,7 +43,6 @@ class _ClientProtocol(asyncio.BufferedProtocol):
         self._drain: asyncio.Future[None] | None = None
         self._paused = False
         self._poller = select.poll() if _HAS_POLL else None
-        self._read_buffer = memoryview(bytearray(_READ_BUFFER_BYTES))
 
     # -- asyncio callbacks ----------------------------------------------------------------
 
@@ -65,12 +56,6 @@ class _ClientProtocol(asyncio.BufferedProtocol):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._poller is not None:
                 self._poller.register(sock.fileno(), select.POLLIN)
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self._read_buffer
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self.data_received(bytes(self._read_buffer[:nbytes]))
 
     def data_received(self, data: bytes) -> None:
         waiter = self._waiter
