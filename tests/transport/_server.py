@@ -42,6 +42,7 @@ class Reply:
     data: list[bytes]
     close: bool = False
     wait: asyncio.Future[None] | None = None  # awaited before writing anything
+    written: asyncio.Future[None] | None = None  # set once every piece has been written
 
 
 def ok(body: bytes = b"", status: int = 200, headers: tuple[tuple[str, str], ...] = ()) -> Reply:
@@ -115,6 +116,8 @@ class Server:
                         await asyncio.sleep(0)  # let the client read each piece apart
                     writer.write(piece)
                     await writer.drain()
+                if reply.written is not None:
+                    reply.written.set_result(None)
                 if reply.close:
                     break
         except (ConnectionError, asyncio.IncompleteReadError):

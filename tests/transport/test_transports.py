@@ -338,6 +338,46 @@ async def test_lean_drops_the_connection_after_unsolicited_bytes() -> None:
     assert server.accepts == 2
 
 
+async def test_lean_bytes_arriving_while_idle_are_not_the_next_response() -> None:
+    # Lean only: aiohttp 3.14.5 on uvloop keeps such bytes and returns them as the answer
+    # to the next request (seen here: b"fake"), one reason lean is the default.
+    fake = b"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nfake"
+    written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def reply(request: Request) -> Reply:
+        if request.path == "/first":
+            # The fake response is a separate write, after the client has its answer.
+            return Reply([ok(b"real").data[0], fake], written=written)
+        return echo(request)
+
+    async with Server(reply) as server:
+        conn = connect("lean", "127.0.0.1", server.port)
+        try:
+            assert (await conn.request("GET", "/first")).body == b"real"
+            await written  # the unsolicited bytes are now in the client's receive buffer
+            assert (await conn.request("POST", "/second", b"fresh")).body == b"fresh"
+        finally:
+            await conn.close()
+    assert server.accepts == 2
+
+
+async def test_lean_streaming_source_error_drops_the_connection() -> None:
+    async def failing() -> AsyncIterator[bytes]:
+        yield b"part"
+        raise ZeroDivisionError
+
+    async with Server(echo) as server:
+        conn = connect("lean", "127.0.0.1", server.port)
+        try:
+            with pytest.raises(ZeroDivisionError):
+                await conn.request_streaming("POST", "/s", [], failing(), list)
+            assert (await conn.request("POST", "/after", b"ok")).body == b"ok"
+        finally:
+            await conn.close()
+    assert server.accepts == 2
+    assert [r.path for r in server.requests] == ["/after"]
+
+
 @pytest.mark.parametrize("kind", KINDS)
 async def test_tcp_nodelay_is_set(kind: str) -> None:
     async with Server(echo) as server:
