@@ -457,7 +457,9 @@ def _copy_aiolambda(package: Path, site: Path, version: str) -> None:
 def _wrapper_bytes() -> bytes:
     from importlib.resources import files
 
-    return files("aiolambda").joinpath("_data", "exec-wrapper").read_bytes()
+    script = files("aiolambda").joinpath("_data", "exec-wrapper").read_bytes()
+    # A checkout with CRLF line endings (git on Windows) would give /bin/sh a broken script.
+    return script.replace(b"\r\n", b"\n")
 
 
 def _tree_size(root: Path) -> int:
