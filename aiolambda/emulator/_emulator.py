@@ -19,7 +19,7 @@ from aiolambda.emulator._process import Supervisor
 
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
     from types import TracebackType
 
     from aiolambda.emulator._types import InvokeResult, RecordedRequest
@@ -137,7 +137,7 @@ class Emulator:
         """Start the servers and, in spawn mode, the runtime."""
         engine = Engine(self._config, self._logs)
         self._engine = engine
-        server = HTTPServer(engine.handle, engine.body_limit)
+        server = HTTPServer(engine.handle, engine.body_limit, engine.open_stream)
         await server.start("127.0.0.1", 0)
         self._runtime_server = server
         self._runtime_port = server.port
@@ -245,6 +245,7 @@ class Emulator:
         identity: str | Mapping[str, Any] | None = None,
         tenant_id: str | None = None,
         trace_id: str | None = None,
+        on_chunk: Callable[[bytes], None] | None = None,
     ) -> asyncio.Future[InvokeResult]:
         """Queue an invocation and return a future of its result (see :meth:`invoke`)."""
         inv = Invocation(
@@ -258,6 +259,7 @@ class Emulator:
             tenant_id=tenant_id,
             trace_id=trace_id,
         )
+        inv.on_chunk = on_chunk
         return self.engine.submit(inv)
 
     async def invoke(
@@ -272,6 +274,7 @@ class Emulator:
         identity: str | Mapping[str, Any] | None = None,
         tenant_id: str | None = None,
         trace_id: str | None = None,
+        on_chunk: Callable[[bytes], None] | None = None,
     ) -> InvokeResult:
         """Invoke the function once and wait for the result.
 
@@ -279,7 +282,8 @@ class Emulator:
         ``headers`` add to or replace headers of the ``/next`` response and
         ``omit_headers`` removes some: both are written verbatim, so tests can hand
         a runtime hostile input. ``client_context``/``identity`` may be JSON text
-        or a mapping. Never hangs: every failure comes back as an error result.
+        or a mapping. ``on_chunk`` is called with each piece of a streamed response
+        as it arrives. Never hangs: every failure comes back as an error result.
         """
         return await self.submit(
             event,
@@ -291,6 +295,7 @@ class Emulator:
             identity=identity,
             tenant_id=tenant_id,
             trace_id=trace_id,
+            on_chunk=on_chunk,
         )
 
     # -- observing --------------------------------------------------------------------

@@ -134,6 +134,8 @@ class Invocation:
         "invocation_id",
         "log_mark",
         "omit",
+        "on_chunk",
+        "on_stream_start",
         "request_id",
         "started",
         "state",
@@ -173,6 +175,9 @@ class Invocation:
         self.deadline_ms = 0
         self.timer: asyncio.TimerHandle | None = None
         self.log_mark: int | None = None
+        # Set by callers that want a streamed response as it arrives (see open_stream).
+        self.on_stream_start: Callable[[str], None] | None = None
+        self.on_chunk: Callable[[bytes], None] | None = None
 
 
 class _Extension:
@@ -468,6 +473,24 @@ class Engine:
             return p.MAX_STREAMED_RESPONSE_BYTES
         return p.MAX_PAYLOAD_BYTES
 
+    def open_stream(
+        self, method: str, path: str, headers: dict[str, str]
+    ) -> Callable[[bytes], None] | None:
+        """Forward a streamed ``/response`` chunk by chunk to a caller that asked for it."""
+        if method != "POST" or headers.get(p.H_RESPONSE_MODE.lower()) != p.RESPONSE_MODE_STREAMING:
+            return None
+        if not path.startswith(_INVOCATION_PREFIX) or not path.endswith("/response"):
+            return None
+        inv = self._running.get(path[len(_INVOCATION_PREFIX) :].partition("/")[0])
+        if inv is None or inv.on_chunk is None:
+            return None
+        echoed = headers.get(p.H_INVOCATION_ID)
+        if echoed is not None and echoed != inv.invocation_id:
+            return None  # the route will reject it; nothing reaches the caller
+        if inv.on_stream_start is not None:
+            inv.on_stream_start(headers.get("content-type", p.CT_OCTET_STREAM))
+        return inv.on_chunk
+
     async def handle(self, req: Request, conn: Connection) -> Response:
         """Route one Runtime/Extensions API request and record it."""
         request_id: str | None = None
@@ -635,7 +658,9 @@ class Engine:
                 "RequestEntityTooLarge",
                 f"Exceeded maximum allowed payload size ({limit} bytes).",
             )
-        content_type = req.headers.get("content-type", p.CT_JSON)
+        streamed = mode == p.RESPONSE_MODE_STREAMING
+        default_type = p.CT_OCTET_STREAM if streamed else p.CT_JSON
+        content_type = req.headers.get("content-type", default_type)
         error_type = req.trailers.get(p.H_ERROR_TYPE.lower())
         self._finish(
             inv,
@@ -643,7 +668,7 @@ class Engine:
             content_type,
             error_type=error_type,
             trailers=req.trailers,
-            streamed=mode == p.RESPONSE_MODE_STREAMING,
+            streamed=streamed,
         )
         return Response(202, b'{"status":"OK"}', list(_JSON_HEADERS))
 

@@ -141,6 +141,9 @@ class Connection:
 
 Handler = Callable[[Request, Connection], Awaitable[Response]]
 BodyLimit = Callable[[str, str, dict[str, str]], int]
+# Called with the head of a chunked request; a returned callable gets each chunk as it
+# arrives (so a streamed response can be forwarded before it has ended).
+StreamOpener = Callable[[str, str, dict[str, str]], Callable[[bytes], None] | None]
 
 
 def render(response: Response, *, keep_alive: bool) -> bytes:
@@ -169,7 +172,9 @@ def _parse_header_lines(lines: Iterable[bytes]) -> dict[str, str]:
     return headers
 
 
-async def _read_chunked(conn: Connection, limit: int) -> tuple[bytes, dict[str, str], bool]:
+async def _read_chunked(
+    conn: Connection, limit: int, on_chunk: Callable[[bytes], None] | None
+) -> tuple[bytes, dict[str, str], bool]:
     body = bytearray()
     total = 0
     too_large = False
@@ -191,7 +196,10 @@ async def _read_chunked(conn: Connection, limit: int) -> tuple[bytes, dict[str, 
             too_large = True
             await conn.discard(size)
         else:
-            body += await conn.read_exactly(size)
+            data = await conn.read_exactly(size)
+            body += data
+            if on_chunk is not None:
+                on_chunk(data)
         if await conn.read_exactly(2) != _CRLF:
             raise BadRequest("chunk not followed by CRLF")
     trailer_lines = []
@@ -205,7 +213,9 @@ async def _read_chunked(conn: Connection, limit: int) -> tuple[bytes, dict[str, 
     return (b"" if too_large else bytes(body)), _parse_header_lines(trailer_lines), too_large
 
 
-async def _read_request(conn: Connection, body_limit: BodyLimit) -> Request:
+async def _read_request(
+    conn: Connection, body_limit: BodyLimit, open_stream: StreamOpener | None
+) -> Request:
     head = await conn.read_until(b"\r\n\r\n", _MAX_HEAD_BYTES)
     arrived = time.time()
     lines = head[:-4].split(_CRLF)
@@ -222,7 +232,8 @@ async def _read_request(conn: Connection, body_limit: BodyLimit) -> Request:
     if "chunked" in headers.get("transfer-encoding", "").lower():
         if expect_continue:
             conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        body, trailers, too_large = await _read_chunked(conn, limit)
+        on_chunk = open_stream(method, path, headers) if open_stream is not None else None
+        body, trailers, too_large = await _read_chunked(conn, limit, on_chunk)
         return Request(method, path, query, headers, body, trailers, arrived, too_large, True)
     length_text = headers.get("content-length", "0")
     if not length_text.isdigit():
@@ -243,9 +254,12 @@ async def _read_request(conn: Connection, body_limit: BodyLimit) -> Request:
 class HTTPServer:
     """Serves ``handler`` on a loopback port; every request goes through it in order."""
 
-    def __init__(self, handler: Handler, body_limit: BodyLimit) -> None:
+    def __init__(
+        self, handler: Handler, body_limit: BodyLimit, open_stream: StreamOpener | None = None
+    ) -> None:
         self._handler = handler
         self._body_limit = body_limit
+        self._open_stream = open_stream
         self._server: asyncio.Server | None = None
         self._connections: set[Connection] = set()
         self.port = 0
@@ -284,7 +298,7 @@ class HTTPServer:
     async def _serve_requests(self, conn: Connection) -> None:
         while True:
             try:
-                parsed = await _read_request(conn, self._body_limit)
+                parsed = await _read_request(conn, self._body_limit, self._open_stream)
             except Disconnected:
                 return
             response = await self._handler(parsed, conn)

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -18,7 +19,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from aiolambda import _protocol as p
-from aiolambda.emulator._engine import Engine, Invocation
+from aiolambda.emulator._engine import FUNCTION_VERSION, Engine, Invocation
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -64,6 +65,35 @@ async def _read_limited(request: web.Request, limit: int) -> bytes | None:
         elif seen > _DISCARD_CAP:
             break
     return bytes(data) if seen <= limit else None
+
+
+async def _relay_stream(
+    request: web.Request,
+    request_id: str,
+    content_type: str,
+    stream: asyncio.Queue[str | bytes | None],
+) -> web.StreamResponse:
+    """Send a streamed function response chunk by chunk.
+
+    Headers go out before the function has finished, so an error reported in the
+    stream's trailers cannot become ``X-Amz-Function-Error`` here: the body just ends
+    (``InvokeResult.error_type`` and ``trailers`` still record it).
+    """
+    response = web.StreamResponse(
+        status=200,
+        headers={
+            "Content-Type": content_type,
+            "X-Amz-Executed-Version": FUNCTION_VERSION,
+            "x-amzn-RequestId": request_id,
+        },
+    )
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    while (item := await stream.get()) is not None:
+        if isinstance(item, bytes):
+            await response.write(item)
+    await response.write_eof()
+    return response
 
 
 def make_app(engine: Engine, new_request_id: Callable[[], str]) -> web.Application:
@@ -114,13 +144,23 @@ def make_app(engine: Engine, new_request_id: Callable[[], str]) -> web.Applicati
             trace_id=request.headers.get("X-Amzn-Trace-Id"),
             event=invocation_type == "Event",
         )
+        # A streamed response is passed on as it arrives: items are the content type
+        # (the stream started), chunks, then None once the invocation has finished.
+        stream: asyncio.Queue[str | bytes | None] = asyncio.Queue()
+        if not inv.event:
+            inv.on_stream_start = stream.put_nowait
+            inv.on_chunk = stream.put_nowait
         try:
             future = engine.submit(inv)
         except RuntimeError:
             return _aws_error(503, "ServiceException", "the emulator is shutting down")
         if inv.event:
             return web.Response(status=202, headers={"x-amzn-RequestId": inv.request_id})
-        result = await future
+        future.add_done_callback(lambda _: stream.put_nowait(None))
+        first = await stream.get()
+        if isinstance(first, str):
+            return await _relay_stream(request, inv.request_id, first, stream)
+        result = future.result()
         headers = dict(result.headers)
         if request.headers.get("X-Amz-Log-Type", "None") == "Tail":
             tail = result.logs.encode()[-_LOG_TAIL_BYTES:]

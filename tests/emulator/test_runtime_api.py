@@ -8,6 +8,8 @@ import json
 import re
 import time
 
+import aiohttp
+
 from aiolambda import _protocol as p
 from aiolambda.emulator import Emulator
 
@@ -430,3 +432,68 @@ async def test_close_answers_pending_callers() -> None:
     await emu.close()
     result = await pending
     assert result.error_type == "Runtime.ExitError"
+
+
+async def _open_stream(
+    emu: Emulator, rid: str
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    host, port = emu.runtime_api.split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.write(
+        f"POST {p.response_path(rid)} HTTP/1.1\r\nHost: x\r\n{p.H_RESPONSE_MODE}: streaming\r\n"
+        "Content-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "6\r\nfirst \r\n".encode()
+    )
+    await writer.drain()
+    return reader, writer
+
+
+async def test_streamed_response_reaches_an_http_caller_as_it_arrives() -> None:
+    async with (
+        Emulator(spawn=False) as emu,
+        HandRuntime(emu) as rt,
+        aiohttp.ClientSession() as http,
+    ):
+        call = asyncio.ensure_future(http.post(emu.invoke_url, data=b"{}"))
+        rid, _, _ = await rt.next()
+        reader, writer = await _open_stream(emu, rid)
+        try:
+            async with await call as response:
+                assert response.headers["Content-Type"] == "text/event-stream"
+                # The first chunk is readable while the function is still streaming.
+                assert await response.content.readexactly(6) == b"first "
+                writer.write(b"6\r\nsecond\r\n0\r\n\r\n")
+                await writer.drain()
+                assert await response.content.read() == b"second"
+            head = await reader.readuntil(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 202")
+        finally:
+            writer.close()
+            await writer.wait_closed()
+        (result,) = emu.results
+        assert result.streamed and result.payload == b"first second"
+
+
+async def test_streamed_chunks_reach_on_chunk_as_they_arrive() -> None:
+    async with Emulator(spawn=False) as emu, HandRuntime(emu) as rt:
+        seen: list[bytes] = []
+        got_first = asyncio.Event()
+
+        def on_chunk(data: bytes) -> None:
+            seen.append(data)
+            got_first.set()
+
+        pending = emu.submit({}, on_chunk=on_chunk)
+        rid, _, _ = await rt.next()
+        reader, writer = await _open_stream(emu, rid)
+        try:
+            await got_first.wait()
+            assert seen == [b"first "] and not pending.done()
+            writer.write(b"4\r\nlast\r\n0\r\n\r\n")
+            await writer.drain()
+            await reader.readuntil(b"\r\n\r\n")
+        finally:
+            writer.close()
+            await writer.wait_closed()
+        result = await pending
+        assert seen == [b"first ", b"last"] and result.payload == b"first last"
