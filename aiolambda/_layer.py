@@ -244,14 +244,10 @@ def build_layer(
             )
         digest = hashlib.sha256(part.read_bytes()).hexdigest()
         os.replace(part, final)
-    except LayerError:
+    except BaseException as exc:  # even Ctrl-C: never leave a half-written zip behind
         part.unlink(missing_ok=True)
-        raise
-    except OSError as exc:
-        part.unlink(missing_ok=True)
-        raise LayerError(f"layer build failed: {exc}", exit_code=1) from exc
-    except BaseException:
-        part.unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise LayerError(f"layer build failed: {exc}", exit_code=1) from exc
         raise
     return LayerBuild(
         path=final,
@@ -437,7 +433,8 @@ def _copy_aiolambda(package: Path, site: Path, version: str) -> None:
     """Copy the aiolambda package plus a minimal dist-info for its version."""
     for path in sorted(package.rglob("*")):
         relative = path.relative_to(package)
-        if not path.is_file() or _is_pruned(relative.parts):
+        hidden = any(part.startswith(".") for part in relative.parts)  # e.g. .DS_Store
+        if hidden or not path.is_file() or _is_pruned(relative.parts):
             continue
         destination = site / "aiolambda" / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
