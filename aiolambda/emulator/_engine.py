@@ -227,6 +227,7 @@ class Engine:
         self._init_error_posted = False
         self._unserved_init_error: tuple[bytes, str] | None = None
         self._watchdog: asyncio.TimerHandle | None = None
+        self._runtime_mark = 0  # log offset where the current runtime process started
         self._closed = False
 
     # -- caller side ------------------------------------------------------------------
@@ -234,6 +235,9 @@ class Engine:
         """Queue an invocation (FIFO); its future resolves with the result."""
         if self._closed:
             raise RuntimeError("the emulator is closed")
+        rid = inv.request_id
+        if rid in self._running or any(q.request_id == rid for q in self._queue):
+            raise ValueError(f"request id {rid!r} is already queued or in flight")
         if self._unserved_init_error is not None:
             body, error_type = self._unserved_init_error
             self._unserved_init_error = None
@@ -280,6 +284,7 @@ class Engine:
 
     # -- runtime lifecycle (called by the process supervisor) ---------------------------
     def runtime_started(self) -> None:
+        self._runtime_mark = self.logs.mark()
         self.initialised = False
         self._init_error_posted = False
         self.extensions.clear()
@@ -301,7 +306,7 @@ class Engine:
     def shutdown_event(self, reason: str, grace_ms: int) -> None:
         event = {
             "eventType": "SHUTDOWN",
-            "shutdownReason": reason,
+            "shutdownReason": reason.upper(),  # SPINDOWN, TIMEOUT or FAILURE
             "deadlineMs": int(time.time() * 1000) + grace_ms,
         }
         for ext in self.extensions.values():
@@ -395,6 +400,11 @@ class Engine:
                 f"\tMemory Size: {self.cfg.memory} MB\n".encode()
             )
             logs = self.logs.since(inv.log_mark)
+        elif error_type is not None:
+            # Never handed out (init error, a runtime that died or stalled during init):
+            # what the runtime printed since it started explains it.
+            self.logs.mark()
+            logs = self.logs.since(self._runtime_mark)
         function_error = "Unhandled" if error_type is not None else None
         headers = {
             "content-type": content_type,

@@ -497,3 +497,18 @@ async def test_streamed_chunks_reach_on_chunk_as_they_arrive() -> None:
             await writer.wait_closed()
         result = await pending
         assert seen == [b"first ", b"last"] and result.payload == b"first last"
+
+
+async def test_duplicate_forced_request_ids_are_refused() -> None:
+    async with Emulator(spawn=False) as emu:
+        first = emu.submit({}, request_id="same")
+        try:
+            emu.submit({}, request_id="same")
+        except ValueError as exc:
+            assert "already queued" in str(exc)
+        else:
+            raise AssertionError("a duplicate id must be refused")
+        async with HandRuntime(emu) as rt:
+            rid, _, _ = await rt.next()
+            await rt.respond(rid)
+        assert (await first).ok

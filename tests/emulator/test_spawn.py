@@ -175,3 +175,10 @@ async def test_awslambdaric_managed_instances_mode() -> None:
         await emu.wait_for_next_calls(2)
         busy = [r for r in emu.requests if r.path.endswith("/next") and r.status == 403]
         assert busy == []  # two workers, two slots: never more /next than allowed
+
+
+async def test_init_failure_logs_come_with_the_error() -> None:
+    async with ric_emulator("fn.broken_app.handler") as emu:
+        result = await emu.invoke({})
+        assert "cannot start: missing configuration" in result.logs
+        assert "Traceback" in result.logs
