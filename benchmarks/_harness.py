@@ -518,3 +518,87 @@ def median(values: list[float]) -> float:
         return float("nan")
     mid = len(ordered) // 2
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def syscalls_per_invocation(
+    contender: Contender, where: Placement, n: int = 2000
+) -> dict[str, float]:
+    """System calls per invocation by name (``strace -f -c``, a run of n + 1 minus a run of 1).
+
+    The contender is killed under strace, which then writes its summary; start-up
+    cancels out in the difference. Empty when strace is missing.
+    """
+    if not shutil.which("strace"):
+        return {}
+    counts = []
+    for total in (1, n + 1):
+        fd, out = tempfile.mkstemp(prefix="aiolambda-bench-strace-")
+        os.close(fd)
+        traced = Contender(
+            contender.key,
+            contender.label,
+            ("strace", "-f", "-c", "-o", out, *contender.argv),
+            contender.env,
+            contender.handler,
+            contender.is_bash,
+            handler_arg=contender.handler_arg,
+        )
+        with EventFile(TINY_EVENT) as event:
+            mock = subprocess.Popen(
+                [PYTHON, str(MOCK), "--n", str(total), "--event-file", event.path],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                preexec_fn=_pinner(where.mock_cpu),  # noqa: PLW1509 - no threads here
+            )
+            assert mock.stdin is not None and mock.stdout is not None
+            port = int(json.loads(mock.stdout.readline())["port"])
+            argv = (*traced.argv, traced.handler) if traced.handler_arg else traced.argv
+            strace = subprocess.Popen(
+                argv,
+                env=lambda_environ(port, traced.handler, traced.env),
+                cwd=HANDLERS,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=_pinner(where.client_cpu),  # noqa: PLW1509 - no threads here
+            )
+            try:
+                line = _read_result(mock, strace.pid, 120)
+                if line is None or not json.loads(line)["result"]["ok"]:
+                    return {}
+                # Kill what strace traces (its children), so that strace itself exits cleanly.
+                for child in (
+                    Path(f"/proc/{strace.pid}/task/{strace.pid}/children").read_text().split()
+                ):
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(int(child), signal.SIGKILL)
+                strace.wait(30)
+            finally:
+                if strace.poll() is None:
+                    strace.kill()
+                    strace.wait()
+                mock.stdin.close()
+                mock.wait(10)
+                mock.stdout.close()
+        counts.append(_strace_counts(out))
+        os.unlink(out)
+    base, full = counts
+    per = {name: (calls - base.get(name, 0)) / n for name, calls in full.items()}
+    return {
+        name: round(v, 2) for name, v in sorted(per.items(), key=lambda kv: -kv[1]) if v >= 0.05
+    }
+
+
+def _strace_counts(path: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for line in Path(path).read_text().splitlines():
+        parts = line.split()
+        # "% time  seconds  usecs/call  calls  [errors]  syscall"
+        if (
+            len(parts) >= 5
+            and parts[0][:1].isdigit()
+            and parts[-1].isidentifier()
+            and parts[-1] != "total"
+        ):
+            counts[parts[-1]] = int(parts[3])
+    return counts

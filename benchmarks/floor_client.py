@@ -38,7 +38,8 @@ class _Reader:
         while True:
             end = buf.find(b"\r\n\r\n")
             while end < 0:
-                chunk = self.sock.recv(262144)
+                # 64 KiB stays below malloc's mmap threshold: no mmap/munmap per call.
+                chunk = self.sock.recv(65536)
                 if not chunk:
                     raise ConnectionError("server closed the connection")
                 buf += chunk

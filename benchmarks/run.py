@@ -151,6 +151,11 @@ def profile_pass(
         out["note"] = f"{SUBJECT} not runnable: {subject.available()}"
         return out
     out["ablation"] = ablation_pass(subject, where, quick)
+    out["syscalls"] = {
+        key: h.syscalls_per_invocation(h.CONTENDER_BY_KEY[key], where, 500 if quick else 2000)
+        for key in (SUBJECT, "aiolambda_aiohttp", REFERENCE, FLOOR)
+        if not h.CONTENDER_BY_KEY[key].available()
+    }
     profiles: dict[str, object] = {}
     for size_key in ("tiny", "1m"):
         size = h.SIZE_BY_KEY[size_key]
@@ -487,6 +492,14 @@ def render_profile(
                 f"| {row['label']} | {fmt_us(row['median_us'])} | {row['delta_us']:+.1f} "
                 f"| {fmt_x(row['ratio_floor'])} |"
             )
+        w("")
+    syscalls = prof.get("syscalls")
+    if isinstance(syscalls, dict) and any(syscalls.values()):
+        w("System calls per tiny invocation (`strace -f -c`, start-up subtracted):\n")
+        for key, per in syscalls.items():
+            if per:
+                detail = ", ".join(f"{name} {count:g}" for name, count in per.items())
+                w(f"- {key}: {sum(per.values()):.1f} ({detail})")
         w("")
     cprof = prof.get("cprofile")
     if isinstance(cprof, dict):
