@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 from aiolambda import _protocol as p
 from aiolambda._errors import ErrorReport, RuntimeAPIError
@@ -28,9 +26,12 @@ _MAX_BACKOFF_S: Final = 1.0
 _SHOWN_ID_CHARS: Final = 80
 
 
-@dataclass(frozen=True, slots=True)
-class Invocation:
-    """One event as ``/next`` delivered it (header values raw, body undecoded)."""
+class Invocation(NamedTuple):
+    """One event as ``/next`` delivered it (header values raw, body undecoded).
+
+    A named tuple rather than a frozen dataclass: it is built for every
+    invocation, and a tuple is built several times faster.
+    """
 
     request_id: str
     deadline_ms: int | None
@@ -55,23 +56,23 @@ def parse_invocation(response: HttpResponse) -> Invocation:
     if not p.is_valid_request_id(request_id):
         shown = request_id[:_SHOWN_ID_CHARS].encode("unicode_escape").decode("ascii")
         raise InvalidInvocation(f"/next gave an unusable request id '{shown}'; cannot answer it")
+    get = headers.get
     return Invocation(
-        request_id=request_id,
-        deadline_ms=_parse_deadline(headers),
-        invoked_function_arn=headers.get(p.H_FUNCTION_ARN, ""),
-        trace_id=headers.get(p.H_TRACE_ID),
-        client_context=headers.get(p.H_CLIENT_CONTEXT),
-        cognito_identity=headers.get(p.H_COGNITO_IDENTITY),
-        tenant_id=headers.get(p.H_TENANT_ID),
-        invocation_id=headers.get(p.H_INVOCATION_ID),
-        content_type=headers.get(p.H_CONTENT_TYPE),
-        body=response.body,
+        request_id,
+        _parse_deadline(get(p.H_DEADLINE_MS, "")),
+        get(p.H_FUNCTION_ARN, ""),
+        get(p.H_TRACE_ID),
+        get(p.H_CLIENT_CONTEXT),
+        get(p.H_COGNITO_IDENTITY),
+        get(p.H_TENANT_ID),
+        get(p.H_INVOCATION_ID),
+        get(p.H_CONTENT_TYPE),
+        response.body,
     )
 
 
-def _parse_deadline(headers: Mapping[str, str]) -> int | None:
-    value = headers.get(p.H_DEADLINE_MS, "")
-    if value.isascii() and value.isdigit() and len(value) <= 16:
+def _parse_deadline(value: str) -> int | None:
+    if value.isdigit() and value.isascii() and len(value) <= 16:
         return int(value)
     return None
 

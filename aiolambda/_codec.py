@@ -25,8 +25,8 @@ _DUMPS_OPTIONS: Final = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 def is_json(content_type: str | None) -> bool:
     """True when an event of this Content-Type is decoded as JSON."""
-    if content_type is None:
-        return True  # RAPID's default content type is application/json
+    if content_type is None or content_type == p.CT_JSON:
+        return True  # None: RAPID's default content type is application/json
     media_type = content_type.partition(";")[0].strip().lower()
     return media_type == p.CT_JSON
 

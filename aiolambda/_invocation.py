@@ -80,7 +80,9 @@ class Invoker:
         "_margin_s",
         "_redact",
         "_set_trace_env",
+        "closing",
         "unreclaimable",
+        "watchdog",
     )
 
     def __init__(
@@ -103,6 +105,9 @@ class Invoker:
         self._set_trace_env = config.max_concurrency == 1
         self.unreclaimable = False
         """True once a handler outlived its timeout and still holds a thread or task."""
+        self.closing = False
+        """Set by the runtime before it cancels its pollers for good."""
+        self.watchdog = Watchdog(self._margin_s / 2)
 
     async def run(self, inv: Invocation) -> Outcome:
         """Run the handler for ``inv``; never raises (bar cancellation of the caller)."""
@@ -117,12 +122,12 @@ class Invoker:
         try:
             context = self._context(inv)
             event = decode_event(inv.body, inv.content_type)
-            result = await self._call(event, context, inv.deadline_ms)
+            result = await self._call(event, context, inv)
             body, content_type = encode_result(result)
         except RuntimeFault as fault:
             return from_fault(fault, inv.request_id, self._redact)
         except HandlerTimeout:
-            return self._timeout_report(inv)
+            return self.timeout_report(inv)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # SystemExit and KeyboardInterrupt from user code too
@@ -147,7 +152,11 @@ class Invoker:
             memory_limit_in_mb=config.memory_limit_in_mb,
             log_group_name=config.log_group_name,
             log_stream_name=config.log_stream_name,
-            identity=CognitoIdentity(_json_object(inv.cognito_identity, "Cognito identity")),
+            identity=CognitoIdentity(
+                _json_object(inv.cognito_identity, "Cognito identity")
+                if inv.cognito_identity
+                else None
+            ),
             client_context=ClientContext(client_data) if client_data is not None else None,
             w3c=w3c_fields(client_data) if client_data else None,
             tenant_id=inv.tenant_id,
@@ -155,50 +164,53 @@ class Invoker:
             log_writer=self._log_writer,
         )
 
-    async def _call(self, event: Any, context: Context, deadline_ms: int | None) -> Any:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any]
-        if self._handler.is_async:
-            future = loop.create_task(_guarded(self._func(event, context)))
-        else:
-            call = functools.partial(_call_sync, self._func, event, context)
-            future = loop.run_in_executor(self._executor, contextvars.copy_context().run, call)
-        waiter: asyncio.Future[None] = loop.create_future()
-        future.add_done_callback(functools.partial(_wake, waiter))
-        expiry = None
-        if deadline_ms is not None and self._margin_s > 0:
-            remaining_s = deadline_ms / 1000 - time.time()
-            expiry = _Expiry(loop, future, waiter, self._margin_s / 2)
-            expiry.arm(loop.time() + remaining_s - self._margin_s)
+    async def _call(self, event: Any, context: Context, inv: Invocation) -> Any:
+        # The handler is awaited in the poller's own task: a task per invocation would
+        # cost more than the rest of the runtime's work on a small event.
+        task = asyncio.current_task()
+        assert task is not None
+        watch = None
+        if inv.deadline_ms is not None and self._margin_s > 0:
+            watch = self.watchdog.watch(task, inv, inv.deadline_ms / 1000 - self._margin_s)
         try:
-            await waiter
+            if self._handler.is_async:
+                result = await self._func(event, context)
+            else:
+                result = await self._call_in_thread(event, context)
         except asyncio.CancelledError:
-            future.cancel()
-            raise
+            if watch is not None and watch.fired:
+                task.uncancel()
+                raise HandlerTimeout from None
+            if self.closing:
+                raise
+            task.uncancel()  # the handler cancelled its own task
+            raise HandlerCancelled("the handler's task was cancelled before it returned") from None
         finally:
-            if expiry is not None:
-                expiry.disarm()
-        if expiry is not None and expiry.fired:
-            if not future.done():
-                self.unreclaimable = True
+            if watch is not None:
+                self.watchdog.unwatch(watch)
+        if watch is not None and watch.fired:  # it swallowed the cancellation
+            task.uncancel()
             raise HandlerTimeout
-        if future.cancelled():
-            raise HandlerCancelled("the handler's task was cancelled before it returned")
-        ok, value = future.result()
-        if ok:
-            if not self._handler.is_async and _is_awaitable(value):
-                # A sync-looking wrapper returned a coroutine: finish it on the loop.
-                return await self._call_awaitable(value)
-            return value
-        raise value
+        return result
 
-    async def _call_awaitable(self, awaitable: Awaitable[Any]) -> Any:
-        ok, value = await _guarded(awaitable)
-        if ok:
-            return value
-        raise value
+    async def _call_in_thread(self, event: Any, context: Context) -> Any:
+        loop = asyncio.get_running_loop()
+        call = functools.partial(_call_sync, self._func, event, context)
+        try:
+            ok, value = await loop.run_in_executor(
+                self._executor, contextvars.copy_context().run, call
+            )
+        except asyncio.CancelledError:
+            # A thread cannot be interrupted: it keeps its worker until it returns.
+            self.unreclaimable = True
+            raise
+        if not ok:
+            raise value
+        if _is_awaitable(value):  # a sync-looking wrapper returned a coroutine
+            return await value
+        return value
 
-    def _timeout_report(self, inv: Invocation) -> ErrorReport:
+    def timeout_report(self, inv: Invocation) -> ErrorReport:
         margin_ms = self._config.timeout_margin_ms
         message = (
             f"Handler cancelled {margin_ms} ms before the invocation's deadline "
@@ -238,54 +250,76 @@ class SyncExecutor(ThreadPoolExecutor):
                 loop.close()
 
 
-class _Expiry:
-    """Cancels the handler at the cancellation point, stops waiting at the give-up point."""
+class _Watch:
+    """One invocation under watch: its task, when to cancel it, whether that happened."""
 
-    __slots__ = ("_cleanup_s", "_future", "_loop", "_timer", "_waiter", "fired")
+    __slots__ = ("cancel_at", "fired", "invocation", "task")
 
-    def __init__(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        future: asyncio.Future[Any],
-        waiter: asyncio.Future[None],
-        cleanup_s: float,
-    ) -> None:
-        self._loop = loop
-        self._future = future
-        self._waiter = waiter
-        self._cleanup_s = cleanup_s
-        self._timer: asyncio.TimerHandle | None = None
+    def __init__(self, task: asyncio.Task[Any], invocation: Invocation, cancel_at: float) -> None:
+        self.task = task
+        self.invocation = invocation
+        self.cancel_at = cancel_at
         self.fired = False
 
-    def arm(self, when: float) -> None:
-        self._timer = self._loop.call_at(when, self._cancel)
 
-    def disarm(self) -> None:
+class Watchdog:
+    """Cancels handlers at their cancellation points with one shared timer.
+
+    A timer per invocation would cost a few microseconds each; one timer, re-armed
+    only when it fires or an earlier point arrives, costs nothing per invocation.
+    Times are epoch seconds (``time.time()``), the clock Lambda's deadlines use.
+    A handler still running ``cleanup_s`` after its cancellation is reported to
+    ``on_stuck`` (which posts its timeout error on its behalf).
+    """
+
+    __slots__ = ("_armed_at", "_cleanup_s", "_loop", "_timer", "_watches", "on_stuck")
+
+    def __init__(self, cleanup_s: float) -> None:
+        self._cleanup_s = cleanup_s
+        self._watches: set[_Watch] = set()
+        self._timer: asyncio.TimerHandle | None = None
+        self._armed_at = 0.0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.on_stuck: Callable[[asyncio.Task[Any], Invocation], None] | None = None
+
+    def watch(self, task: asyncio.Task[Any], invocation: Invocation, cancel_at: float) -> _Watch:
+        watch = _Watch(task, invocation, cancel_at)
+        self._watches.add(watch)
+        if self._timer is None or cancel_at < self._armed_at:
+            self._arm(cancel_at)
+        return watch
+
+    def unwatch(self, watch: _Watch) -> None:
+        self._watches.discard(watch)
+
+    def _arm(self, when: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        loop = self._loop or asyncio.get_running_loop()
+        self._loop = loop
+        self._armed_at = when
+        self._timer = loop.call_later(max(0.0, when - time.time()), self._tick)
 
-    def _cancel(self) -> None:
-        self.fired = True
-        if isinstance(self._future, asyncio.Task):
-            self._future.cancel("aiolambda: invocation deadline")
-            self._timer = self._loop.call_later(self._cleanup_s, self._give_up)
-        else:
-            self._give_up()  # a thread cannot be interrupted: nothing to wait for
+    def _tick(self) -> None:
+        self._timer = None
+        now = time.time()
+        upcoming = None
+        for watch in list(self._watches):
+            if watch.fired:
+                continue
+            if watch.cancel_at <= now:
+                watch.fired = True
+                watch.task.cancel("aiolambda: invocation deadline")
+                assert self._loop is not None
+                self._loop.call_later(self._cleanup_s, self._check_stuck, watch)
+            elif upcoming is None or watch.cancel_at < upcoming:
+                upcoming = watch.cancel_at
+        if upcoming is not None:
+            self._arm(upcoming)
 
-    def _give_up(self) -> None:
-        if not self._waiter.done():
-            self._waiter.set_result(None)
-
-
-async def _guarded(awaitable: Awaitable[Any]) -> tuple[bool, Any]:
-    # Inside a task, SystemExit and KeyboardInterrupt would escape the event loop and
-    # kill the runtime; user code raising them only fails its own invocation.
-    try:
-        return True, await awaitable
-    except asyncio.CancelledError:
-        raise
-    except BaseException as exc:
-        return False, exc
+    def _check_stuck(self, watch: _Watch) -> None:
+        if watch in self._watches and self.on_stuck is not None:
+            self.on_stuck(watch.task, watch.invocation)
 
 
 def _call_sync(func: Callable[[Any, Any], Any], event: Any, context: Context) -> tuple[bool, Any]:
@@ -293,11 +327,6 @@ def _call_sync(func: Callable[[Any, Any], Any], event: Any, context: Context) ->
         return True, func(event, context)
     except BaseException as exc:
         return False, exc
-
-
-def _wake(waiter: asyncio.Future[None], _: object) -> None:
-    if not waiter.done():
-        waiter.set_result(None)
 
 
 def _is_awaitable(value: object) -> bool:

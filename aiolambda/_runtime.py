@@ -12,7 +12,7 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
-from typing import Final
+from typing import Any, Final
 
 from aiolambda import _protocol as p
 from aiolambda._client import InvalidInvocation, Invocation, RuntimeAPIClient, parse_invocation
@@ -50,7 +50,12 @@ class Runtime:
         )
         self._stopping = asyncio.Event()
         self._idle: set[asyncio.Task[None]] = set()
+        self._stuck: set[asyncio.Task[Any]] = set()
+        self._stuck_changed = asyncio.Event()
+        self._rescued: set[str] = set()
+        self._rescues: set[asyncio.Task[None]] = set()
         self._exit_code = EXIT_OK
+        invoker.watchdog.on_stuck = self._rescue
 
     async def serve(self) -> int:
         """Run the pollers; returns the process exit code."""
@@ -72,8 +77,10 @@ class Runtime:
             # it has stopped routing events here); the others finish and answer theirs.
             for task in list(self._idle):
                 task.cancel()
-            await asyncio.gather(*pollers, return_exceptions=True)
+            await self._wait_for_pollers(pollers)
+            await asyncio.gather(*self._rescues, return_exceptions=True)
         except asyncio.CancelledError:
+            self._invoker.closing = True
             for task in pollers:
                 task.cancel()
             await asyncio.gather(*pollers, return_exceptions=True)
@@ -84,6 +91,37 @@ class Runtime:
                 extension.cancel()
                 await asyncio.gather(extension, return_exceptions=True)
         return self._exit_code
+
+    async def _wait_for_pollers(self, pollers: list[asyncio.Task[None]]) -> None:
+        """Wait for every poller but those stuck in a handler that ignores cancellation."""
+        loop = asyncio.get_running_loop()
+        while live := {t for t in pollers if not t.done()} - self._stuck:
+            self._stuck_changed.clear()
+            waker = loop.create_task(self._stuck_changed.wait())
+            await asyncio.wait({*live, waker}, return_when=asyncio.FIRST_COMPLETED)
+            waker.cancel()
+
+    def _rescue(self, task: asyncio.Task[Any], inv: Invocation) -> None:
+        """A handler ignored its cancellation: answer for it, then retire the runtime."""
+        self._invoker.unreclaimable = True
+        self._stuck.add(task)
+        self._rescued.add(inv.request_id)
+        self._stuck_changed.set()
+        rescue = asyncio.get_running_loop().create_task(self._post_rescue(inv))
+        self._rescues.add(rescue)
+
+    async def _post_rescue(self, inv: Invocation) -> None:
+        report = self._invoker.timeout_report(inv)
+        self._log_error(report)
+        client = RuntimeAPIClient(self._connect())
+        try:
+            await client.post_error(inv, report)
+        except RuntimeAPIError as exc:
+            log.error("could not post the timeout error of %s: %s", inv.request_id, exc)
+        finally:
+            await client.close()
+        log.error("a handler outlived its timeout and cannot be stopped; restarting")
+        self.stop(EXIT_FAILURE)
 
     def stop(self, exit_code: int = EXIT_OK) -> None:
         """Stop polling; in-flight invocations are still answered."""
@@ -137,6 +175,8 @@ class Runtime:
                     self.stop(EXIT_FAILURE)
                     break
                 outcome = await self._invoker.run(invocation)
+                if invocation.request_id in self._rescued:
+                    break  # answered on its behalf when it would not stop; retiring
                 await self._answer(client, invocation, outcome)
                 request_id_var.set(None)
                 tenant_id_var.set(None)
