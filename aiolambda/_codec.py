@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import decimal
 from typing import Any, Final
 
 import orjson
@@ -54,6 +53,8 @@ def encode_result(result: Any) -> tuple[bytes, str]:
 
 
 def _default(value: Any) -> Any:
+    import decimal  # only results orjson cannot encode itself get here; keeps it off cold start
+
     if isinstance(value, decimal.Decimal):
         if not value.is_finite():
             raise TypeError(f"Decimal {value} is not JSON compliant")
