@@ -17,7 +17,8 @@ and multiplied. As a cross-check, awslambdaric's own multi-concurrent mode (N
 forked worker processes) is run too, up to ``--ric-max``, and its summed PSS
 (shared pages split between the workers) reported.
 
-Writes ``concurrency.md`` and ``concurrency.json`` to ``benchmarks/results/``.
+Writes ``concurrency.md`` and ``concurrency.json`` (``concurrency-split.*`` with
+``--split-cpu``) to ``benchmarks/results/``.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--split-cpu", action="store_true", help="mock and runtime on two CPUs")
     parser.add_argument("--ric-max", type=int, default=64, help="largest N for awslambdaric's mode")
     parser.add_argument("--out", type=Path, default=h.HERE / "results")
+    parser.add_argument("--tag", default=None, help="file stem (concurrency[-split])")
     args = parser.parse_args(argv)
     rounds = args.rounds or (5 if args.quick else 20)
     reps = args.reps or (1 if args.quick else 3)
@@ -126,7 +128,8 @@ def main(argv: list[str] | None = None) -> int:
 
     md = render(args, levels, rounds, reps, where, runs, ric_runs, one_ric_kb, started)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "concurrency.md").write_text(md + "\n")
+    tag = args.tag or ("concurrency-split" if args.split_cpu else "concurrency")
+    (args.out / f"{tag}.md").write_text(md + "\n")
     data = {
         "argv": sys.argv[1:] if argv is None else argv,
         "placement": asdict(where),
@@ -135,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         "aiolambda": {str(n): [asdict(r) for r in rs] for n, rs in runs.items()},
         "awslambdaric_multi": {str(n): asdict(r) for n, r in ric_runs.items()},
     }
-    (args.out / "concurrency.json").write_text(json.dumps(data, indent=1))
+    (args.out / f"{tag}.json").write_text(json.dumps(data, indent=1))
     print(md)
     if failures:
         log("FAILED: " + "; ".join(failures))
