@@ -174,7 +174,24 @@ CONTENDERS: tuple[Contender, ...] = (
         handler_arg=False,
     ),
 )
-CONTENDER_BY_KEY = {c.key: c for c in CONTENDERS}
+# Not in the main table: yardsticks for the per-phase analysis.
+EXTRA_CONTENDERS: tuple[Contender, ...] = (
+    Contender(
+        "async_floor",
+        "asyncio floor: uvloop Protocol + orjson, a poller awaiting futures",
+        (PYTHON, str(HERE / "async_floor_client.py")),
+        needs="uvloop",
+        handler_arg=False,
+    ),
+    Contender(
+        "async_floor_cb",
+        "asyncio floor, callbacks only (no task switches)",
+        (PYTHON, str(HERE / "async_floor_client.py"), "--callbacks"),
+        needs="uvloop",
+        handler_arg=False,
+    ),
+)
+CONTENDER_BY_KEY = {c.key: c for c in (*CONTENDERS, *EXTRA_CONTENDERS)}
 
 
 def lambda_environ(port: int, handler: str, extra: Mapping[str, str]) -> dict[str, str]:

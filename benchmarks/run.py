@@ -245,7 +245,8 @@ ABLATIONS = (
 
 def ablation_pass(subject: h.Contender, where: h.Placement, quick: bool) -> dict[str, object]:
     """aiolambda with one feature switched off at a time, alternating with the default."""
-    variants = [subject, h.CONTENDER_BY_KEY[FLOOR]]
+    variants = [subject, h.CONTENDER_BY_KEY[FLOOR], h.CONTENDER_BY_KEY["floor_orjson"]]
+    variants += [c for c in h.EXTRA_CONTENDERS if not c.available()]
     for key, label, name, value in ABLATIONS:
         variants.append(replace(subject, key=key, label=label, env={**subject.env, name: value}))
     variants.append(h.CONTENDER_BY_KEY["aiolambda_sync"])
