@@ -222,7 +222,13 @@ def run_floor(port: int, warmup: int, pairs: int) -> tuple[float, float]:
             if len(event) <= 65536:
                 sock.sendall(post + event)
             else:
-                sock.sendmsg([post, event])  # one syscall for head + body, no copy
+                sent = sock.sendmsg([post, event])  # head + body without a copy
+                # sendmsg may send only part: finish with sendall.
+                if sent < len(post):
+                    sock.sendall(post[sent:])
+                    sock.sendall(event)
+                else:
+                    sock.sendall(memoryview(event)[sent - len(post) :])
             head, _ = read_response()
             if not head.startswith(b"HTTP/1.1 202"):
                 raise SystemExit("floor: unexpected status")
