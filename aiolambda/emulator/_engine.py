@@ -105,8 +105,11 @@ class LogBuffer:
             del self._data[:cut]
             self._base += cut
         if self.echo is not None:
+            # Runtimes join a multi-line record with bare CRs (one CloudWatch event);
+            # a terminal would overprint them, so show them as line breaks.
+            text = data.decode("utf-8", "replace").replace("\r\n", "\n").replace("\r", "\n")
             with contextlib.suppress(Exception):
-                self.echo.write(data.decode("utf-8", "replace"))
+                self.echo.write(text)
                 self.echo.flush()
 
     def mark(self) -> int:

@@ -74,3 +74,24 @@ def test_readme_invoke_command() -> None:
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["message"] == "Hello, Ada!"
     assert b"START RequestId: " in proc.stderr
+
+
+async def test_readme_serve_and_curl() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "aiolambda.cli", "serve", "examples/hello/app.handler",
+        "--port", "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=REPO,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        url = (await proc.stdout.readline()).decode().rsplit(" ", 1)[1].strip()
+        curl = await asyncio.create_subprocess_exec(
+            "curl", "-sS", "-XPOST", url, "-d", '{"name": "Ada"}', stdout=asyncio.subprocess.PIPE
+        )
+        out, _ = await curl.communicate()
+        assert curl.returncode == 0
+        assert json.loads(out)["message"] == "Hello, Ada!"
+    finally:
+        proc.send_signal(signal.SIGINT)  # Ctrl-C
+        await proc.communicate()
+    assert proc.returncode == 0
