@@ -379,15 +379,15 @@ def bench_parsers(args: argparse.Namespace) -> None:
         results = {name: parse(pieces) for name, parse in contenders.items()}
         assert len({repr(r) for r in results.values()}) == 1, "parsers disagree"
         number = max(5, min(20000, 20_000_000 // sum(map(len, pieces))))
-        row = []
-        for parse in contenders.values():
-            per_rep = []
-            for _ in range(args.reps):
+        per_rep: dict[str, list[float]] = {name: [] for name in contenders}
+        for _ in range(args.reps):  # interleaved, so a slow phase of the host hits all
+            for name, parse in contenders.items():
                 start = time.perf_counter()
                 for _ in range(number):
                     parse(pieces)
-                per_rep.append((time.perf_counter() - start) / number * 1e6)
-            row.append(f"{min(per_rep):.2f}")  # min: the least disturbed repetition
+                per_rep[name].append((time.perf_counter() - start) / number * 1e6)
+        # min: the least disturbed repetition
+        row = [f"{min(times):.2f}" for times in per_rep.values()]
         print(f"| {label} | " + " | ".join(row) + " |")
 
 
