@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import unquote
 
+_log = logging.getLogger("aiolambda.emulator")
 _CRLF = b"\r\n"
 _MAX_HEAD_BYTES = 64 * 1024
 _MAX_LINE_BYTES = 8 * 1024
@@ -251,6 +254,14 @@ async def _read_request(
     return Request(method, path, query, headers, body, {}, arrived)
 
 
+async def _last_words(conn: Connection, status: int, error_type: str, message: str) -> None:
+    body = json.dumps({"errorMessage": message, "errorType": error_type}).encode()
+    response = Response(status, body, [("Content-Type", "application/json")], close=True)
+    with contextlib.suppress(ConnectionError, RuntimeError):
+        conn.write(render(response, keep_alive=False))
+        await conn.drain()
+
+
 class HTTPServer:
     """Serves ``handler`` on a loopback port; every request goes through it in order."""
 
@@ -286,11 +297,11 @@ class HTTPServer:
         except (Disconnected, ConnectionError):
             pass
         except BadRequest as exc:
-            body = f'{{"errorMessage": "{exc}", "errorType": "BadRequest"}}'.encode()
-            response = Response(400, body, [("Content-Type", "application/json")], close=True)
-            with contextlib.suppress(ConnectionError):
-                conn.write(render(response, keep_alive=False))
-                await conn.drain()
+            await _last_words(conn, 400, "BadRequest", str(exc))
+        except Exception as exc:
+            # A bug of ours must not look like a network failure to the runtime under test.
+            _log.exception("emulator error while serving the Runtime API")
+            await _last_words(conn, 500, "EmulatorError", repr(exc))
         finally:
             self._connections.discard(conn)
             conn.close()
