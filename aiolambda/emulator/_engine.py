@@ -291,7 +291,7 @@ class Engine:
         self.initialised = False
         self._init_error_posted = False
         self.extensions.clear()
-        self._update_watchdog()
+        self._update_watchdog(rearm=True)  # a new process gets the init budget afresh
 
     def runtime_exited(self, how: str, *, blame_init: bool = True) -> None:
         """The runtime process ended: fail what it held, drop its long-polls."""
@@ -304,7 +304,8 @@ class Engine:
         if blame_init and not self.initialised and not self._init_error_posted and self._queue:
             # It died during init without saying why: that invocation gets the exit.
             self._exit_error(self._queue.popleft(), how)
-        self._update_watchdog()
+        self.initialised = False  # whatever comes next has to initialise first
+        self._update_watchdog(rearm=True)
 
     def shutdown_event(self, reason: str, grace_ms: int) -> None:
         event = {
@@ -448,10 +449,15 @@ class Engine:
         self._finish(inv, body, p.CT_JSON, error_type=p.SANDBOX_TIMEDOUT, state="timedout")
         # Lambda Managed Instances let a timed-out invoke run on; classic Lambda resets.
         if self.cfg.concurrency is None and self.on_reset is not None:
+            self.initialised = False
             self.on_reset("timeout")
+            self._update_watchdog(rearm=True)
 
-    def _update_watchdog(self) -> None:
+    def _update_watchdog(self, *, rearm: bool = False) -> None:
         """Arm a timer while work waits and a free runtime slot is not asking for it."""
+        if rearm and self._watchdog is not None:
+            self._watchdog.cancel()
+            self._watchdog = None
         live_waiters = any(not w.done() for w in self._waiters)
         stalled = (
             not self._closed
@@ -476,8 +482,9 @@ class Engine:
         body = self._timed_out_document(inv, budget)
         self._finish(inv, body, p.CT_JSON, error_type=p.SANDBOX_TIMEDOUT, state="timedout")
         if self.on_reset is not None:
+            self.initialised = False
             self.on_reset("timeout")
-        self._update_watchdog()
+        self._update_watchdog(rearm=True)
 
     # -- Runtime API ------------------------------------------------------------------
     def body_limit(self, method: str, path: str, headers: dict[str, str]) -> int:

@@ -182,3 +182,16 @@ async def test_init_failure_logs_come_with_the_error() -> None:
         result = await emu.invoke({})
         assert "cannot start: missing configuration" in result.logs
         assert "Traceback" in result.logs
+
+
+async def test_restart_slower_than_the_timeout_still_serves_queued_work() -> None:
+    # After a reset the fresh runtime gets the init budget, not the function timeout.
+    slow_start = ["bash", "-c", f"sleep 0.6; exec {sys.executable} -m awslambdaric fn.sync_app.nap"]
+    async with Emulator(
+        "fn.sync_app.nap", task_root=FN_ROOT, bootstrap=slow_start, timeout=0.3
+    ) as emu:
+        timed_out = emu.submit({"seconds": 30})
+        queued = emu.submit({"seconds": 0})
+        assert (await timed_out).error_type == "Sandbox.Timedout"
+        assert (await queued).payload == b'"rested"'
+        assert emu.starts == 2
