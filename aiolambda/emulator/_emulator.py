@@ -338,6 +338,16 @@ class Emulator:
         return await self.engine.wait_init_error()
 
     @property
+    def logs(self) -> str:
+        """All runtime output so far (init included) with START/END/REPORT lines."""
+        return self._logs.text()
+
+    @property
+    def in_flight(self) -> int:
+        """Invocations handed to the runtime and not answered yet."""
+        return self.engine.in_flight
+
+    @property
     def extensions(self) -> list[str]:
         """Names of the extensions registered by the current runtime."""
         return [ext.name for ext in self.engine.extensions.values()]

@@ -117,6 +117,12 @@ class LogBuffer:
             self.drain()
         return self._base + len(self._data)
 
+    def text(self) -> str:
+        """Everything still buffered (the oldest output is dropped past a few MB)."""
+        if self.drain is not None:
+            self.drain()
+        return self._data.decode("utf-8", "replace")
+
     def since(self, mark: int) -> str:
         start = max(0, mark - self._base)
         return self._data[start:].decode("utf-8", "replace")

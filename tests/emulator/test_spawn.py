@@ -182,6 +182,7 @@ async def test_init_failure_logs_come_with_the_error() -> None:
         result = await emu.invoke({})
         assert "cannot start: missing configuration" in result.logs
         assert "Traceback" in result.logs
+        assert result.logs in emu.logs
 
 
 async def test_restart_slower_than_the_timeout_still_serves_queued_work() -> None:
