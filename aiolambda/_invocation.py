@@ -64,8 +64,12 @@ class HandlerTimeout(Exception):
     """The handler was still running at the invocation's cancellation point."""
 
 
-class HandlerCancelled(Exception):
-    """The handler's task was cancelled by something other than the deadline."""
+class _HandlerRaised(Exception):
+    """Carries a ``CancelledError`` the handler raised, past the runtime's own handling."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__()
+        self.error = error
 
 
 class Invoker:
@@ -128,6 +132,8 @@ class Invoker:
             return from_fault(fault, inv.request_id, self._redact)
         except HandlerTimeout:
             return self.timeout_report(inv)
+        except _HandlerRaised as carrier:
+            return from_exception(carrier.error, inv.request_id, self._redact)
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # SystemExit and KeyboardInterrupt from user code too
@@ -171,20 +177,26 @@ class Invoker:
         assert task is not None
         watch = None
         if inv.deadline_ms is not None and self._margin_s > 0:
-            watch = self.watchdog.watch(task, inv, inv.deadline_ms / 1000 - self._margin_s)
+            deadline_s = inv.deadline_ms / 1000
+            if deadline_s <= time.time():
+                raise HandlerTimeout  # Lambda has already given up: don't start the handler
+            watch = self.watchdog.watch(task, inv, deadline_s - self._margin_s)
         try:
             if self._handler.is_async:
                 result = await self._func(event, context)
             else:
                 result = await self._call_in_thread(event, context)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError as exc:
             if watch is not None and watch.fired:
                 task.uncancel()
                 raise HandlerTimeout from None
             if self.closing:
                 raise
-            task.uncancel()  # the handler cancelled its own task
-            raise HandlerCancelled("the handler's task was cancelled before it returned") from None
+            # The handler raised CancelledError itself or cancelled its own task: that is
+            # its failure, reported like any exception, not a reason to stop polling.
+            if task.cancelling():
+                task.uncancel()
+            raise _HandlerRaised(exc) from None
         finally:
             if watch is not None:
                 self.watchdog.unwatch(watch)

@@ -113,8 +113,8 @@ async def test_handler_cancelling_itself_is_an_error_not_a_crash(transport: str)
 
     async with running(handler, transport=transport) as r:
         res = await r.emu.invoke({})
-        assert res.json()["errorType"] == "HandlerCancelled"
-        assert (await r.emu.invoke({})).json()["errorType"] == "HandlerCancelled"
+        assert res.json()["errorType"] == "CancelledError"
+        assert (await r.emu.invoke({})).json()["errorType"] == "CancelledError"
 
 
 async def test_bytes_result_and_raw_event(transport: str) -> None:
