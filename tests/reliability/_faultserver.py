@@ -35,6 +35,8 @@ _STREAM_LIMIT: Final = 16 * 1024 * 1024
 _INVOCATION_PREFIX: Final = f"{p.RUNTIME_PREFIX}/invocation/"
 
 HeaderValue = str | bytes
+AUTO_DEADLINE: Final = "auto"
+"""A deadline header value the server replaces with "60 s from now" when it sends it."""
 
 
 def default_headers(
@@ -43,9 +45,9 @@ def default_headers(
     content_type: str | None = p.CT_JSON,
     deadline_ms: int | str | None = None,
 ) -> tuple[tuple[str, HeaderValue], ...]:
-    """The headers Lambda puts on a ``/next`` response (deadline: 60 s from now)."""
+    """The headers Lambda puts on a ``/next`` response (deadline: 60 s after sending)."""
     if deadline_ms is None:
-        deadline_ms = int(time.time() * 1000) + 60_000
+        deadline_ms = AUTO_DEADLINE
     headers: list[tuple[str, HeaderValue]] = [
         ("Lambda-Runtime-Aws-Request-Id", request_id),
         ("Lambda-Runtime-Deadline-Ms", str(deadline_ms)),
@@ -453,8 +455,10 @@ def _encode_value(value: HeaderValue) -> bytes:
 
 def _next_response(event: Event, *, close: bool) -> bytes:
     head = [b"HTTP/1.1 200 OK"]
+    auto = str(int(time.time() * 1000) + 60_000)
     for name, value in event.head_fields():
-        head.append(name.encode() + b": " + _encode_value(value))
+        wire = auto if value == AUTO_DEADLINE else value
+        head.append(name.encode() + b": " + _encode_value(wire))
     head.append(b"Content-Length: %d" % len(event.body))
     if close:
         head.append(b"Connection: close")
