@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from aiolambda import __version__
-from aiolambda._http import HttpResponse, check_request
+from aiolambda._http import MAX_HEAD_BYTES, MAX_STATUS_LINE_BYTES, HttpResponse, check_request
 from aiolambda._transport import TransportError
 
 if TYPE_CHECKING:
@@ -49,6 +49,10 @@ class AiohttpConnection:
                 total=None, connect=None, sock_read=None, sock_connect=None
             ),
             auto_decompress=False,
+            # The lean parser's limits, so both transports accept the same heads (aiohttp's
+            # default of 8190 bytes per header line is below a large client context).
+            max_line_size=MAX_STATUS_LINE_BYTES,
+            max_field_size=MAX_HEAD_BYTES,
             skip_auto_headers=_SKIP_AUTO_HEADERS,
             headers={"User-Agent": _USER_AGENT},
         )
