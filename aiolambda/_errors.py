@@ -117,8 +117,8 @@ def from_exception(
         return from_fault(exc, request_id, redact)
     frames = _user_frames(exc.__traceback__)
     error_type = type(exc).__name__
-    message = redact(_message(exc))
-    stack = tuple(redact(line) for line in traceback.format_list(frames))
+    message = redact(_utf8(_message(exc)))
+    stack = tuple(redact(_utf8(line)) for line in traceback.format_list(frames))
     return ErrorReport(
         error_type=error_type,
         error_message=message,
@@ -135,8 +135,8 @@ def from_fault(
     """Build the report of a ``Runtime.X`` fault."""
     return ErrorReport(
         error_type=fault.error_type,
-        error_message=redact(fault.message),
-        stack_trace=tuple(redact(line) for line in fault.stack),
+        error_message=redact(_utf8(fault.message)),
+        stack_trace=tuple(redact(_utf8(line)) for line in fault.stack),
         request_id=request_id,
         header_type=fault.error_type
         if p.ERROR_TYPE_RE.match(fault.error_type)
@@ -149,6 +149,14 @@ def _message(exc: BaseException) -> str:
         return str(exc)
     except Exception:  # a broken __str__ must not take the runtime down
         return f"<unprintable {type(exc).__name__}>"
+
+
+def _utf8(text: str) -> str:
+    # Lone surrogates (bytes decoded with surrogateescape) are not UTF-8: the JSON encoder
+    # would refuse the whole report and the invocation would go unanswered. Escape them.
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _user_frames(tb: TracebackType | None) -> traceback.StackSummary:

@@ -162,6 +162,7 @@ class Case:
     handler: Callable[..., Any] = describe
     by_transport: dict[str, Expect] = field(default_factory=dict)
     request_id: str = "h"  # the id the server expects answers for
+    env: dict[str, str] = field(default_factory=dict)
 
 
 def response(check: Callable[[Any], bool] | None = None) -> Expect:
@@ -370,6 +371,17 @@ CASES = [
         handler=raising(BrokenStr),
     ),
     Case(
+        "exception message with a lone surrogate",
+        error("ValueError", lambda d: d["errorMessage"] == "bad \\udcff byte"),
+        handler=raising(lambda: ValueError(b"bad \xff byte".decode("utf-8", "surrogateescape"))),
+    ),
+    Case(
+        "exception message with a lone surrogate, JSON logs",
+        error("ValueError", lambda d: d["errorMessage"] == "bad \\udcff byte"),
+        handler=raising(lambda: ValueError(b"bad \xff byte".decode("utf-8", "surrogateescape"))),
+        env={"AWS_LAMBDA_LOG_FORMAT": "JSON"},
+    ),
+    Case(
         "exception with a 1 MB message",
         error("ValueError", lambda d: len(d["errorMessage"]) == 1_000_000),
         handler=raising(lambda: ValueError("m" * 1_000_000)),
@@ -393,7 +405,9 @@ async def test_hostile_input(case: Case, transport: str) -> None:
     hostile = Event(case.request_id, case.body, case.headers)
     after = Event("after", b'{"after": true}')
     async with FaultServer() as server:
-        async with serving(case.handler, api=server.runtime_api, transport=transport) as r:
+        async with serving(
+            case.handler, api=server.runtime_api, transport=transport, env=case.env
+        ) as r:
             server.queue(hostile, after)
             served_after = asyncio.ensure_future(server.settled("after"))
             async with asyncio.timeout(WAIT_S):
