@@ -26,6 +26,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--host", default="127.0.0.1", help="invoke address to bind (default: 127.0.0.1)"
     )
     parser.add_argument(
+        "--runtime-api-port",
+        type=int,
+        default=0,
+        help="port of the Runtime API on 127.0.0.1 (default: any free port)",
+    )
+    parser.add_argument(
+        "--no-spawn",
+        action="store_true",
+        help="start no runtime: run your own (e.g. under a debugger) against the "
+        "printed AWS_LAMBDA_RUNTIME_API",
+    )
+    parser.add_argument(
         "--concurrency",
         type=int,
         default=None,
@@ -60,6 +72,8 @@ async def _serve(args: argparse.Namespace, kwargs: dict[str, object]) -> int:
         host=args.host,
         port=args.port,
         concurrency=args.concurrency,
+        runtime_api_port=args.runtime_api_port,
+        spawn=not args.no_spawn,
         log_stream=sys.stderr,
         record=False,
         **kwargs,  # type: ignore[arg-type]
@@ -75,6 +89,12 @@ async def _serve(args: argparse.Namespace, kwargs: dict[str, object]) -> int:
             f"aiolambda: Runtime API at {emulator.runtime_api}; press Ctrl-C to stop",
             flush=True,
         )
+        if args.no_spawn:
+            print(
+                f"aiolambda: no runtime started; run yours with "
+                f"AWS_LAMBDA_RUNTIME_API={emulator.runtime_api}",
+                flush=True,
+            )
         await stop.wait()
     finally:
         with contextlib.suppress(Exception):

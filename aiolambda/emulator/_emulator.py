@@ -55,6 +55,9 @@ class Emulator:
     With ``spawn=False`` only the servers start: run a runtime yourself, e.g. as a
     task on the same event loop, pointed at :attr:`runtime_api`.
 
+    The Runtime API always binds 127.0.0.1 (``runtime_api_port``, default
+    ephemeral); the Invoke API binds ``host:port``.
+
     Invocations queue in FIFO order; without ``concurrency`` one is in flight at a
     time (a second ``/next`` meanwhile gets 403), with ``concurrency=N`` up to N,
     as on Lambda Managed Instances. :meth:`invoke` always returns: a timeout gives a
@@ -76,6 +79,7 @@ class Emulator:
         env: Mapping[str, str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        runtime_api_port: int = 0,
         region: str | None = None,
         log_stream: IO[str] | None = None,
         record: bool = True,
@@ -100,6 +104,7 @@ class Emulator:
         self.concurrency = concurrency
         self.host = host
         self.port = port
+        self.runtime_api_port = runtime_api_port
         self.region = region or os.environ.get("AWS_REGION") or DEFAULT_REGION
         self._extra_env = dict(env or {})
         self._logs = LogBuffer(log_stream)
@@ -138,7 +143,7 @@ class Emulator:
         engine = Engine(self._config, self._logs)
         self._engine = engine
         server = HTTPServer(engine.handle, engine.body_limit, engine.open_stream)
-        await server.start("127.0.0.1", 0)
+        await server.start("127.0.0.1", self.runtime_api_port)
         self._runtime_server = server
         self._runtime_port = server.port
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -140,6 +141,37 @@ async def test_serve_with_concurrency_runs_invocations_side_by_side() -> None:
             # Each call returns only once all three are inside the handler together.
             assert await asyncio.gather(call(), call(), call()) == [3, 3, 3]
     finally:
+        proc.send_signal(signal.SIGTERM)
+        await proc.communicate()
+    assert proc.returncode == 0
+
+
+async def test_serve_without_spawning_lets_you_bring_your_own_runtime() -> None:
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, "serve", "fn.sync_app.echo", "--port", "0", "--no-spawn",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=HERE,
+    )  # fmt: skip
+    runtime = None
+    try:
+        assert proc.stdout is not None
+        url = (await proc.stdout.readline()).decode().rsplit(" ", 1)[1].strip()
+        api_line = (await proc.stdout.readline()).decode()
+        runtime_api = api_line.split("Runtime API at ", 1)[1].split(";", 1)[0]
+        hint = (await proc.stdout.readline()).decode()
+        assert f"AWS_LAMBDA_RUNTIME_API={runtime_api}" in hint
+        runtime = await asyncio.create_subprocess_exec(
+            *ric("fn.sync_app.echo"),
+            cwd=HERE,
+            env={**os.environ, "AWS_LAMBDA_RUNTIME_API": runtime_api},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        async with aiohttp.ClientSession() as http, http.post(url, json={"own": 1}) as response:
+            assert (await response.json())["event"] == {"own": 1}
+    finally:
+        if runtime is not None:
+            runtime.kill()
+            await runtime.wait()
         proc.send_signal(signal.SIGTERM)
         await proc.communicate()
     assert proc.returncode == 0
