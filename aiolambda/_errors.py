@@ -104,7 +104,7 @@ def header_error_type(name: str, prefix: str = "Function") -> str:
     RAPID turns anything not matching ``(Runtime|Function).[A-Z][a-zA-Z]+`` into
     ``Runtime.Unknown``; a name that cannot fit becomes ``Function.Unhandled``.
     """
-    if name[:1].isupper() and set(name[1:]) <= _ERROR_TYPE_TAIL_OK and len(name) > 1:
+    if "A" <= name[:1] <= "Z" and set(name[1:]) <= _ERROR_TYPE_TAIL_OK and len(name) > 1:
         return f"{prefix}.{name}"
     return p.FUNCTION_UNHANDLED
 
