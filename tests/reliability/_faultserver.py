@@ -89,6 +89,8 @@ class Fault:
     * ``one_byte``: the whole response, one byte per write.
     * ``slow``: wait ``delay`` seconds, then dribble the response in 7-byte pieces.
     * ``status``: answer ``status`` (nothing acted on; a post counts as refused).
+    * ``early_status``: answer ``status`` as soon as the head is read, without reading the
+      body, then close (as a server refusing a large upload does; a post counts as refused).
     * ``raw``: act, then send ``raw`` instead of the response and close.
     """
 
@@ -111,6 +113,7 @@ ACTIONS: Final = frozenset(
         "one_byte",
         "slow",
         "status",
+        "early_status",
         "raw",
     }
 )
@@ -296,6 +299,15 @@ class FaultServer:
             )
 
         length = int(headers.get("content-length", "0") or "0")
+        if action == "early_status" and fault is not None:
+            record("refused")
+            if request_id is not None:
+                self._settle(request_id, f"refused:{fault.status}")
+            writer.write(_simple(fault.status, b"{}", close=True))
+            with contextlib.suppress(ConnectionError):
+                await writer.drain()
+            writer.close()
+            return False
         if action == "reset_upload" and length:
             await reader.readexactly(length // 2)
             record("dropped")

@@ -287,3 +287,79 @@ async def test_invocation_is_answered_when_the_runtime_api_restarts_between_invo
     first.assert_exactly_once()
     second.assert_exactly_once()
     assert calls == [{"i": 1}, {"i": 3}]
+
+
+BIG = 5 * 1024 * 1024
+BIG_FAULTS = [
+    Row("413 before the upload is read", {("response", 1): _f("early_status", status=413)}),
+    Row("reset mid-upload of 5 MB", {("response", 1): _f("reset_upload")}),
+    Row("taken, reset before 202", {("response", 1): _f("reset_unanswered")}),
+    Row("one-byte 202 after 5 MB", {("response", 1): _f("one_byte")}),
+]
+
+
+@pytest.mark.parametrize("row", BIG_FAULTS, ids=lambda row: row.name)
+async def test_faults_during_a_large_answer(row: Row, transport: str) -> None:
+    """A 5 MB answer meets a fault: it is posted again (or replaced), never twice."""
+
+    async def handler(event: Any, context: Any) -> Any:
+        return "b" * BIG if event.get("big") else event
+
+    async with (
+        FaultServer(faults=row.faults) as server,
+        serving(handler, api=server.runtime_api, transport=transport) as r,
+    ):
+        server.queue(Event("big", b'{"big": true}'), Event("small", b'{"i": 2}'))
+        async with asyncio.timeout(WAIT_S):
+            first = await server.settled("big")
+            assert await server.settled("small") == "response"
+        assert not r.task.done()
+    if row.faults[("response", 1)].action == "early_status":
+        # 413 before the body was read: the runtime posts ResponseSizeTooLarge instead.
+        assert first == "refused:413"
+        taken = [a for a in server.posts("big") if a.outcome == "accepted"]
+        assert [a.kind for a in taken] == ["error"]
+        assert orjson.loads(taken[0].body)["errorType"] == "Function.ResponseSizeTooLarge"
+        server.assert_exactly_once()
+    else:
+        assert first == "response"
+        server.assert_exactly_once()
+        (taken,) = [a for a in server.posts("big") if a.outcome == "accepted"]
+        assert len(taken.body) == BIG + 2
+
+
+async def test_concurrent_pollers_under_faults_answer_everything_once(transport: str) -> None:
+    """Four pollers (Lambda Managed Instances), faults on every kind of exchange."""
+    faults = {
+        ("next", 3): _f("reset_before"),
+        ("next", 7): _f("cut_body"),
+        ("next", 11): _f("close_after"),
+        ("response", 2): _f("reset_unanswered"),
+        ("response", 5): _f("cut_head"),
+        ("response", 9): _f("raw", raw=GARBAGE),
+        ("response", 13): _f("close_after"),
+        ("error", 1): _f("reset_before"),
+    }
+    seen: list[str] = []
+
+    async def handler(event: Any, context: Any) -> Any:
+        seen.append(context.aws_request_id)
+        await asyncio.sleep(0)  # let the other pollers interleave
+        if event["i"] % 10 == 0:
+            raise ValueError("every tenth fails")
+        return event
+
+    events = [Event(f"c{i}", b'{"i": %d}' % i) for i in range(1, 41)]
+    env = {"AWS_LAMBDA_MAX_CONCURRENCY": "4"}
+    async with (
+        FaultServer(faults=faults) as server,
+        serving(handler, api=server.runtime_api, transport=transport, env=env) as r,
+    ):
+        server.queue(*events)
+        async with asyncio.timeout(WAIT_S):
+            outcomes = [await server.settled(e.request_id) for e in events]
+        assert not r.task.done()
+    server.assert_exactly_once()
+    assert sorted(seen) == sorted(e.request_id for e in events)  # each handled once
+    assert outcomes.count("error") == 4
+    assert server.connections >= 4
