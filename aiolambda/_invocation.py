@@ -111,7 +111,7 @@ class Invoker:
         """True once a handler outlived its timeout and still holds a thread or task."""
         self.closing = False
         """Set by the runtime before it cancels its pollers for good."""
-        self.watchdog = Watchdog(self._margin_s / 2)
+        self.watchdog = Watchdog()
 
     async def run(self, inv: Invocation) -> Outcome:
         """Run the handler for ``inv``; never raises (bar cancellation of the caller)."""
@@ -180,7 +180,9 @@ class Invoker:
             deadline_s = inv.deadline_ms / 1000
             if deadline_s <= time.time():
                 raise HandlerTimeout  # Lambda has already given up: don't start the handler
-            watch = self.watchdog.watch(task, inv, deadline_s - self._margin_s)
+            # Never more than a quarter of the time left, so short timeouts still run.
+            margin_s = min(self._margin_s, (deadline_s - time.time()) / 4)
+            watch = self.watchdog.watch(task, inv, deadline_s - margin_s, margin_s / 2)
         try:
             if self._handler.is_async:
                 result = await self._func(event, context)
@@ -225,8 +227,8 @@ class Invoker:
     def timeout_report(self, inv: Invocation) -> ErrorReport:
         margin_ms = self._config.timeout_margin_ms
         message = (
-            f"Handler cancelled {margin_ms} ms before the invocation's deadline "
-            f"(AIOLAMBDA_TIMEOUT_MARGIN_MS={margin_ms})"
+            "Handler cancelled shortly before the invocation's deadline so that this error "
+            f"reaches the caller (AIOLAMBDA_TIMEOUT_MARGIN_MS={margin_ms})"
         )
         if self.unreclaimable:
             message += "; it did not stop, so this runtime will restart"
@@ -265,12 +267,15 @@ class SyncExecutor(ThreadPoolExecutor):
 class _Watch:
     """One invocation under watch: its task, when to cancel it, whether that happened."""
 
-    __slots__ = ("cancel_at", "fired", "invocation", "task")
+    __slots__ = ("cancel_at", "cleanup_s", "fired", "invocation", "task")
 
-    def __init__(self, task: asyncio.Task[Any], invocation: Invocation, cancel_at: float) -> None:
+    def __init__(
+        self, task: asyncio.Task[Any], invocation: Invocation, cancel_at: float, cleanup_s: float
+    ) -> None:
         self.task = task
         self.invocation = invocation
         self.cancel_at = cancel_at
+        self.cleanup_s = cleanup_s
         self.fired = False
 
 
@@ -284,18 +289,20 @@ class Watchdog:
     ``on_stuck`` (which posts its timeout error on its behalf).
     """
 
-    __slots__ = ("_armed_at", "_cleanup_s", "_loop", "_timer", "_watches", "on_stuck")
+    __slots__ = ("_armed_at", "_loop", "_timer", "_watches", "on_stuck")
 
-    def __init__(self, cleanup_s: float) -> None:
-        self._cleanup_s = cleanup_s
+    def __init__(self) -> None:
         self._watches: set[_Watch] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._armed_at = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         self.on_stuck: Callable[[asyncio.Task[Any], Invocation], None] | None = None
 
-    def watch(self, task: asyncio.Task[Any], invocation: Invocation, cancel_at: float) -> _Watch:
-        watch = _Watch(task, invocation, cancel_at)
+    def watch(
+        self, task: asyncio.Task[Any], invocation: Invocation, cancel_at: float, cleanup_s: float
+    ) -> _Watch:
+        """Cancel ``task`` at ``cancel_at``; call ``on_stuck`` if it runs ``cleanup_s`` more."""
+        watch = _Watch(task, invocation, cancel_at, cleanup_s)
         self._watches.add(watch)
         if self._timer is None or cancel_at < self._armed_at:
             self._arm(cancel_at)
@@ -323,7 +330,7 @@ class Watchdog:
                 watch.fired = True
                 watch.task.cancel("aiolambda: invocation deadline")
                 assert self._loop is not None
-                self._loop.call_later(self._cleanup_s, self._check_stuck, watch)
+                self._loop.call_later(watch.cleanup_s, self._check_stuck, watch)
             elif upcoming is None or watch.cancel_at < upcoming:
                 upcoming = watch.cancel_at
         if upcoming is not None:

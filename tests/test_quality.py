@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import pytest
@@ -34,7 +35,11 @@ def test_mypy_strict_is_clean() -> None:
 
 def test_public_api_is_sorted_and_complete() -> None:
     assert aiolambda.__all__ == sorted(aiolambda.__all__)
-    public = {name for name in vars(aiolambda) if not name.startswith("_")} - {"annotations"}
+    public = {
+        name
+        for name, value in vars(aiolambda).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
+    } - {"annotations"}
     assert set(aiolambda.__all__) - {"__version__"} == public
 
 

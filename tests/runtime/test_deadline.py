@@ -27,7 +27,7 @@ async def test_async_handler_is_cancelled_before_the_deadline(transport: str) ->
         res = await r.emu.invoke(b'"slow"')
         doc = res.json()
         assert doc["errorType"] == "Function.Timeout"
-        assert "400 ms before the invocation's deadline" in doc["errorMessage"]
+        assert "AIOLAMBDA_TIMEOUT_MARGIN_MS=400" in doc["errorMessage"]
         assert res.error_type != "Sandbox.Timedout"  # our error arrived before Lambda's
         (post,) = r.emu.answers(res.request_id)
         assert post.status == 202
@@ -77,6 +77,15 @@ async def test_sync_handler_overrun_is_answered_and_runtime_retires(transport: s
             assert len(r.emu.answers(res.request_id)) == 1
     finally:
         release.set()
+
+
+async def test_short_timeouts_keep_three_quarters_of_their_time(transport: str) -> None:
+    async def handler(event: Any, context: Any) -> Any:
+        await asyncio.sleep(0.15)  # fits in 0.4 s, though the margin (500 ms) does not
+        return "done"
+
+    async with running(handler, transport=transport, timeout=0.4) as r:
+        assert (await r.emu.invoke({})).json() == "done"
 
 
 async def test_margin_zero_turns_cancellation_off(transport: str) -> None:
