@@ -321,6 +321,16 @@ CASES = [
         response(lambda d: d["type"] == "dict"),
         headers=headers(add=(("Lambda-Runtime-Trace-Id", b"Root=\xff\xfe"),)),
     ),
+    Case(
+        "invocation id (echoed back) with invalid UTF-8",
+        response(lambda d: d["type"] == "dict"),
+        headers=headers(add=(("Lambda-Runtime-Invocation-Id", b"inv-\xff\xfe"),)),
+    ),
+    Case(
+        "invocation id (echoed back) with non-ASCII",
+        response(lambda d: d["type"] == "dict"),
+        headers=headers(add=(("Lambda-Runtime-Invocation-Id", "inv-é"),)),
+    ),
     Case("one 100 KB header", DROPPED, headers=headers(add=(("X-Pad", "p" * 100_000),))),
     Case(
         "150 headers",
@@ -454,3 +464,33 @@ def test_the_table_is_at_least_thirty_cases() -> None:
     assert len(CASES) >= 30
     assert len({case.name for case in CASES}) == len(CASES)
     assert sys.getrecursionlimit() >= 1000  # the nesting cases assume the default
+
+
+_AIOHTTP_LOSES_BYTES = pytest.mark.xfail(
+    strict=True, reason="aiohttp drops surrogate-escaped bytes when it encodes a request header"
+)
+
+
+@pytest.mark.parametrize(
+    ("value", "transport"),
+    [
+        (b"8d5c2c3e-4a1b-4c7e-9f0a-1b2c3d4e5f60", "lean"),
+        (b"8d5c2c3e-4a1b-4c7e-9f0a-1b2c3d4e5f60", "aiohttp"),
+        ("inv-é".encode(), "lean"),
+        ("inv-é".encode(), "aiohttp"),
+        (b"inv-\xff\xfe", "lean"),
+        pytest.param(b"inv-\xff\xfe", "aiohttp", marks=_AIOHTTP_LOSES_BYTES),
+    ],
+)
+async def test_invocation_id_is_echoed_byte_for_byte(value: bytes, transport: str) -> None:
+    event = Event("h", b"{}", headers(add=(("Lambda-Runtime-Invocation-Id", value),)))
+    async with (
+        FaultServer() as server,
+        serving(describe, api=server.runtime_api, transport=transport),
+    ):
+        server.queue(event)
+        async with asyncio.timeout(WAIT_S):
+            assert await server.settled("h") == "response"
+    (post,) = server.posts("h")
+    # The server decodes heads as latin-1: compare the bytes on the wire.
+    assert post.headers["lambda-runtime-invocation-id"].encode("latin-1") == value
