@@ -439,11 +439,10 @@ def _kill_and_reap(
     """Stop the contender and its process group; return (peak RSS KiB, PSS KiB, processes)."""
     # bash starts its next curl (parked on /next) just after the last answer: wait for it
     # briefly, so the figure holds the two processes that are resident together.
-    rss_kb, pss_kb, resident = _group_memory(proc.pid)
-    deadline = time.monotonic() + 1.0
-    while resident < 2 and proc.args[0] == "bash" and time.monotonic() < deadline:
+    deadline = time.monotonic() + 2.0
+    while proc.args[0] == "bash" and not _curl_parked(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.005)  # polling /proc: there is no event to await
-        rss_kb, pss_kb, resident = _group_memory(proc.pid)
+    rss_kb, pss_kb, resident = _group_memory(proc.pid)
     for sig in stop_signals:  # polite first (a profiled run writes its stats on the way out)
         if not _alive(proc.pid):
             break
@@ -473,6 +472,18 @@ def _group_pids(pgid: int) -> list[str]:
         except (OSError, ValueError, IndexError):
             continue  # exited meanwhile
     return pids
+
+
+def _curl_parked(pgid: int) -> bool:
+    """True once the bash bootstrap's next ``curl`` runs (exec'd, so its VmHWM is curl's)."""
+    for pid in _group_pids(pgid):
+        try:
+            with open(f"/proc/{pid}/comm", "rb") as f:
+                if f.read().strip() == b"curl":
+                    return True
+        except OSError:
+            continue
+    return False
 
 
 def _group_memory(pgid: int) -> tuple[int, int, int]:

@@ -170,7 +170,8 @@ def render(
     )
     w(
         "| N in flight | inv/s (min–max) | ideal N/0.05 s | % of ideal | max in flight seen "
-        "| aiolambda peak RSS MB | process-per-request MB (N × one awslambdaric) | ratio |"
+        "| aiolambda peak RSS MB | process-per-request MB (N × one awslambdaric) "
+        "| aiolambda / process-per-request |"
     )
     w("|---|---|---|---|---|---|---|---|")
     for n_conc in levels:
@@ -183,7 +184,12 @@ def render(
         ideal = n_conc / SLEEP_S
         rss = h.median([r.peak_rss_kb / 1024 for r in ok])
         ppr = n_conc * one_ric_kb / 1024
-        ratio = f"1/{ppr / rss:.1f}" if one_ric_kb else "–"
+        if not one_ric_kb:
+            ratio = "–"
+        elif ppr >= rss:
+            ratio = f"1/{ppr / rss:.0f}"
+        else:
+            ratio = f"{rss / ppr:.1f}×"
         w(
             f"| {n_conc} | {tput:,.0f} ({min(tputs):,.0f}–{max(tputs):,.0f}) | {ideal:,.0f} "
             f"| {tput / ideal:.1%} | {max(r.max_in_flight for r in ok)} | {rss:.1f} "
