@@ -40,8 +40,6 @@ _CTL_CR_LF: Final = bytes(range(0x09)) + bytes(range(0x0A, 0x20)) + b"\x7f"
 _STATUS_LINE_RE: Final = re.compile(
     rb"HTTP/1\.([01]) ([1-9][0-9][0-9])(?: [^\x00-\x08\x0a-\x1f\x7f]*)?"
 )
-# The same status line on decoded text whose control characters were already ruled out.
-_STATUS_LINE_STR_RE: Final = re.compile(r"HTTP/1\.([01]) ([1-9][0-9][0-9])(?: .*)?\Z", re.ASCII)
 _CHUNK_SIZE_RE: Final = re.compile(
     rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;[^\x00-\x08\x0a-\x1f\x7f]*)?\r\n"
 )
@@ -229,10 +227,6 @@ class ResponseParser:
     def feed(self, data: bytes) -> HttpResponse | None:
         """Consume ``data``; return the response when it is complete, else None."""
         state = self._state
-        if state == _HEAD and not self._buf:
-            response = self._whole(data)
-            if response is not None:
-                return response
         if state == _DONE:
             self.trailing += data
             return None
@@ -257,64 +251,6 @@ class ResponseParser:
                 self._chunks.append(data[pos:] if pos else data)
             return None
         return self._feed_chunked(data, pos)
-
-    def _whole(self, data: bytes) -> HttpResponse | None:
-        """Fast path: ``data`` holds a whole, clean, Content-Length-framed response.
-
-        This is what the Runtime API sends nearly always, and one flat function is much
-        cheaper than the state machine (per-call overhead dominates at these sizes). It
-        only ever accepts: anything unusual (interim 1xx, chunked, no length, a partial
-        body, anything invalid) returns None without touching state, and the general
-        path re-parses the bytes and raises the errors, so the two cannot disagree.
-        """
-        end = data.find(b"\r\n\r\n")
-        if end < 0 or end + 2 > MAX_HEAD_BYTES:
-            return None
-        head = data[: end + 2]
-        lines = head.decode("utf-8", "surrogateescape").split("\r\n")
-        lines.pop()
-        count = len(lines)
-        if (
-            count > MAX_HEADERS + 1
-            or len(head) - len(head.translate(None, _CTL_CR_LF)) != 2 * count
-            or (end > MAX_STATUS_LINE_BYTES and head.find(b"\r\n") > MAX_STATUS_LINE_BYTES)
-        ):
-            return None
-        match = _STATUS_LINE_STR_RE.match(lines[0])
-        if match is None:
-            return None
-        status = int(match[2])
-        fields: dict[str, str] = {}
-        names = _NAMES
-        for index in range(1, count):
-            name, colon, value = lines[index].partition(":")
-            key = names.get(name)
-            if key is None or not colon:
-                return None  # an unseen name (validated on the general path) or no colon
-            value = value.strip(" \t")
-            previous = fields.get(key)
-            fields[key] = value if previous is None else f"{previous}, {value}"
-        if status < 200 or "transfer-encoding" in fields:
-            return None
-        start = end + 4
-        if status in _NO_BODY_STATUSES:
-            stop = start
-        else:
-            length = fields.get("content-length")
-            if length is None or not (length.isascii() and length.isdigit()) or len(length) > 18:
-                return None
-            stop = start + int(length)
-            if stop > len(data):
-                return None
-        connection = fields.get("connection")
-        if connection is None:
-            self.keep_alive = match[1] == "1"
-        else:
-            self.keep_alive = _keep_alive(connection, http10=match[1] == "0")
-        self._state = _DONE
-        if stop < len(data):
-            self.trailing = data[stop:]
-        return HttpResponse(status, fields, data[start:stop])
 
     def feed_eof(self) -> HttpResponse:
         """The peer closed: return the response if it was delimited by EOF, else raise."""
@@ -386,7 +322,8 @@ class ResponseParser:
         if connection is None:
             self.keep_alive = not http10
         else:
-            self.keep_alive = _keep_alive(connection, http10=http10)
+            tokens = {token.strip().lower() for token in connection.split(",")}
+            self.keep_alive = "close" not in tokens and (not http10 or "keep-alive" in tokens)
         transfer_encoding = headers.get("transfer-encoding")
         content_length = headers.get("content-length")
         if status in _NO_BODY_STATUSES:
@@ -481,11 +418,6 @@ class ResponseParser:
         body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
         self._chunks = []
         return HttpResponse(self._status, self._headers, body)
-
-
-def _keep_alive(connection: str, *, http10: bool) -> bool:
-    tokens = {token.strip().lower() for token in connection.split(",")}
-    return "close" not in tokens and (not http10 or "keep-alive" in tokens)
 
 
 def _parse_content_length(value: str) -> int:

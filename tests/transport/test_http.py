@@ -418,37 +418,3 @@ def test_garbage_raises_only_the_parser_error(data: bytes, cuts: list[int]) -> N
         parser.feed_eof()
     except HttpParseError:
         pass
-
-
-def _outcome(pieces: list[bytes]) -> tuple[object, ...]:
-    parser = ResponseParser()
-    try:
-        response = None
-        for piece in pieces:
-            response = parser.feed(piece) or response
-        if response is None:
-            response = parser.feed_eof()
-    except HttpParseError:
-        return ("error",)
-    return (response, parser.keep_alive, parser.trailing)
-
-
-_ATOMS = [
-    b"HTTP/1.1 ", b"HTTP/1.0 ", b"200", b"204", b"101", b"100", b" OK", b"\r\n",
-    b"Content-Length: ", b"content-length:", b"5", b"0", b", ", b"Transfer-Encoding: chunked",
-    b"Connection: close", b"X-A: 1", b" ", b"\t", b"\x00", b"\n", b"\r", b"hello", b"\xff", b":",
-]  # fmt: skip
-
-
-@settings(max_examples=500, deadline=None)
-@given(
-    st.one_of(
-        st.lists(st.sampled_from(_ATOMS), max_size=40).map(b"".join),
-        st.binary(max_size=200).map(lambda b: b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n" + b),
-    ),
-    st.integers(1, 50),
-)
-def test_whole_response_fast_path_agrees_with_the_incremental_path(data: bytes, step: int) -> None:
-    # One feed of everything takes the fast path; small pieces take the state machine.
-    pieces = [data[i : i + step] for i in range(0, len(data), step)] or [b""]
-    assert _outcome([data]) == _outcome(pieces)
