@@ -4,6 +4,7 @@ Usage::
 
     python benchmarks/soak.py                      # 1 000 000 invocations, lean transport
     python benchmarks/soak.py -n 200000 --transport aiohttp --json out.json
+    python benchmarks/soak.py -n 200000 --sync     # a sync handler in a worker thread
 
 A minimal Runtime API in this process (a raw ``asyncio.Protocol`` on 127.0.0.1) hands
 out ``n`` invocations with fresh request ids and checks every answer: the right body,
@@ -49,14 +50,42 @@ def _sample(served: int) -> dict[str, Any]:
         "t": time.monotonic(),
         "rss": resident_pages * _PAGE,
         "fds": fds,
-        "tasks": len(asyncio.all_tasks()),
+        "tasks": _tasks(),
         "threads": threading.active_count(),
         "objects": len(gc.get_objects()),
     }
 
 
+def _tasks() -> int:
+    try:
+        return len(asyncio.all_tasks())
+    except RuntimeError:  # a worker thread (sync handler): count the runtime's loop's tasks
+        return len(asyncio.all_tasks(_runtime_loop)) if _runtime_loop is not None else -1
+
+
+def _loading_loop() -> asyncio.AbstractEventLoop | None:
+    # aiolambda imports the handler module inside its running loop.
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+_runtime_loop = _loading_loop()
+
+
 async def handler(event: Any, context: Any) -> Any:
     """Echo the event; every ``_EVERY`` invocations, record a sample of the process."""
+    served = next(_counter)
+    if _EVERY and served % _EVERY == 0:
+        line = json.dumps(_sample(served)) + "\n"
+        with open(_STATS_PATH, "a") as f:
+            f.write(line)
+    return event
+
+
+def sync_handler(event: Any, context: Any) -> Any:
+    """The same, as a sync handler (runs in the runtime's worker thread)."""
     served = next(_counter)
     if _EVERY and served % _EVERY == 0:
         line = json.dumps(_sample(served)) + "\n"
@@ -187,6 +216,7 @@ async def soak(
     *,
     transport: str = "lean",
     loop: str = "auto",
+    sync: bool = False,
     every: int = 10_000,
     warmup: int = 100_000,
     timeout_s: float = 1800.0,
@@ -212,7 +242,7 @@ async def soak(
     env.update(
         {
             "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
-            "_HANDLER": "soak.handler",
+            "_HANDLER": "soak.sync_handler" if sync else "soak.handler",
             "LAMBDA_TASK_ROOT": str(here),
             "AWS_LAMBDA_FUNCTION_NAME": "soak",
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "128",
@@ -258,6 +288,7 @@ async def soak(
         "n": n,
         "transport": transport,
         "loop": loop,
+        "handler": "sync" if sync else "async",
         "every": every,
         "warmup": warmup,
         "answered": api.answered,
@@ -301,7 +332,16 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
     last = samples[-1] if samples else None
     out: dict[str, Any] = {
         key: report[key]
-        for key in ("n", "answered", "transport", "loop", "seconds", "per_second", "exit_code")
+        for key in (
+            "n",
+            "answered",
+            "transport",
+            "loop",
+            "handler",
+            "seconds",
+            "per_second",
+            "exit_code",
+        )
     }
     if base is not None and last is not None:
         out.update(
@@ -325,6 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("-n", type=int, default=DEFAULT_N, help="invocations (default 1e6)")
     parser.add_argument("--transport", default="lean", choices=("lean", "aiohttp"))
     parser.add_argument("--loop", default="auto", choices=("auto", "uvloop", "asyncio"))
+    parser.add_argument("--sync", action="store_true", help="a sync handler (worker thread)")
     parser.add_argument("--every", type=int, default=10_000, help="sample every N invocations")
     parser.add_argument("--warmup", type=int, default=None, help="default: n/10")
     parser.add_argument("--max-rss-growth-mb", type=float, default=2.0)
@@ -344,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
                 args.n,
                 transport=args.transport,
                 loop=args.loop,
+                sync=args.sync,
                 every=args.every,
                 warmup=warmup,
                 timeout_s=args.timeout,

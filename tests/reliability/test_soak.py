@@ -9,6 +9,8 @@ import asyncio
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
@@ -17,14 +19,15 @@ import soak  # noqa: E402
 N = 20_000
 
 
-def test_soak_answers_every_invocation_once_and_leaks_nothing() -> None:
-    report = asyncio.run(soak.soak(N, every=1_000, warmup=5_000, timeout_s=120.0))
-    assert report["answered"] == N, report["output_tail"]
-    assert report["handed"] == N
+@pytest.mark.parametrize(("sync", "n"), [(False, N), (True, N // 4)], ids=["async", "sync"])
+def test_soak_answers_every_invocation_once_and_leaks_nothing(sync: bool, n: int) -> None:
+    report = asyncio.run(soak.soak(n, sync=sync, every=1_000, warmup=n // 4, timeout_s=120.0))
+    assert report["answered"] == n, report["output_tail"]
+    assert report["handed"] == n
     assert report["connections"] == 1  # one keep-alive connection for the whole run
     assert soak.verdict(report) == [], soak.summary(report)
     samples = report["samples"]
-    assert [s["n"] for s in samples] == list(range(1_000, N + 1, 1_000))
+    assert [s["n"] for s in samples] == list(range(1_000, n + 1, 1_000))
 
 
 def test_the_soak_server_rejects_what_it_should() -> None:
