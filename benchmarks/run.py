@@ -578,6 +578,7 @@ def render_chart(
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     fig, axes = plt.subplots(
         1, len(sizes), figsize=(4.2 * len(sizes), 0.45 * len(contenders) + 1.8), squeeze=False
@@ -607,8 +608,11 @@ def render_chart(
         ax.set_xscale("log")
         ax.set_title(f"{s.label} event")
         ax.set_xlabel("µs per invocation (log)")
-        for yi, m in zip(y, med, strict=True):
-            ax.text(m, yi, f" {fmt_us(m)}", va="center", fontsize=7)
+        for yi, m, h_err in zip(y, med, hi, strict=True):
+            ax.text((m + h_err) * 1.08, yi, fmt_us(m), va="center", fontsize=7)
+        if med:
+            ax.set_xlim(min(m - e for m, e in zip(med, lo, strict=True)) * 0.5, max(med) * 6)
+        ax.xaxis.set_minor_formatter(NullFormatter())
     fig.suptitle("Per-invocation cost (median, min–max), lower is better")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
