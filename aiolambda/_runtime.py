@@ -194,6 +194,19 @@ class Runtime:
             await client.close()
 
     async def _answer(self, client: RuntimeAPIClient, inv: Invocation, outcome: Outcome) -> None:
+        try:
+            await self._post_outcome(client, inv, outcome)
+        except (RuntimeAPIError, asyncio.CancelledError):
+            raise
+        except Exception:
+            # A bug of ours must not leave the caller without an answer.
+            log.exception("aiolambda could not post the outcome of %s", inv.request_id)
+            fault = RuntimeFault(p.RUNTIME_UNKNOWN, "aiolambda failed to report this invocation")
+            await client.post_error(inv, from_fault(fault, inv.request_id))
+
+    async def _post_outcome(
+        self, client: RuntimeAPIClient, inv: Invocation, outcome: Outcome
+    ) -> None:
         if isinstance(outcome, Response):
             if len(outcome.body) <= p.MAX_PAYLOAD_BYTES:
                 status = await client.post_response(inv, outcome.body, outcome.content_type)
