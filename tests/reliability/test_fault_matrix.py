@@ -363,3 +363,30 @@ async def test_concurrent_pollers_under_faults_answer_everything_once(transport:
     assert sorted(seen) == sorted(e.request_id for e in events)  # each handled once
     assert outcomes.count("error") == 4
     assert server.connections >= 4
+
+
+async def test_stop_during_an_invocation_whose_answer_meets_a_fault(transport: str) -> None:
+    """SIGTERM (``stop``) mid-invocation: the answer is still delivered, through a reset."""
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def handler(event: Any, context: Any) -> Any:
+        started.set()
+        await release.wait()
+        return {"finished": True}
+
+    faults = {("response", 1): _f("reset_unanswered")}
+    async with (
+        FaultServer(faults=faults) as server,
+        serving(handler, api=server.runtime_api, transport=transport) as r,
+    ):
+        server.queue(Event("e1"))
+        async with asyncio.timeout(WAIT_S):
+            await started.wait()
+            r.runtime.stop()  # what the SIGTERM handler does
+            release.set()
+            assert await r.task == 0
+    server.assert_exactly_once()
+    (taken,) = [a for a in server.posts("e1") if a.outcome == "accepted"]
+    assert orjson.loads(taken.body) == {"finished": True}
+    assert server.count("next") == 1  # stopped: no further /next

@@ -354,6 +354,16 @@ CASES = [
     Case("result an arbitrary object", error(p.MARSHAL_ERROR), handler=returning(object)),
     Case("result 7 MB", error(p.FUNCTION_RESPONSE_TOO_LARGE), handler=returning("r" * 7_000_000)),
     Case("result a set", response(lambda d: d == [7]), handler=returning({7})),
+    Case(
+        "result exactly at the 6 MB limit",
+        Expect("response"),
+        handler=returning(b"x" * p.MAX_PAYLOAD_BYTES),
+    ),
+    Case(
+        "result one byte over the 6 MB limit",
+        error(p.FUNCTION_RESPONSE_TOO_LARGE),
+        handler=returning(b"x" * (p.MAX_PAYLOAD_BYTES + 1)),
+    ),
     # -- handler behaviour ----------------------------------------------------------------
     Case(
         "raises KeyboardInterrupt", error("KeyboardInterrupt"), handler=raising(KeyboardInterrupt)
@@ -458,6 +468,8 @@ async def test_hostile_input(case: Case, transport: str) -> None:
     elif expect.check is not None:
         doc = orjson.loads(answer.body)
         assert expect.check(doc), doc
+    else:
+        assert answer.body == b"x" * p.MAX_PAYLOAD_BYTES  # the bytes case: sent whole
 
 
 def test_the_table_is_at_least_thirty_cases() -> None:

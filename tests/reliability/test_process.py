@@ -11,6 +11,7 @@ import asyncio
 from pathlib import Path
 
 import orjson
+import pytest
 
 from aiolambda.emulator import Emulator
 from tests.reliability._faultserver import Event, Fault, FaultServer, default_headers
@@ -67,8 +68,9 @@ async def test_unusable_request_id_exits_1_without_posting(loop_kind: str) -> No
     assert server.posts() == [] and server.count("init_error") == 0
 
 
+@pytest.mark.parametrize("log_format", ["Text", "JSON"])
 async def test_credentials_never_reach_payloads_causes_or_logs(
-    loop_kind: str, transport: str
+    loop_kind: str, transport: str, log_format: str
 ) -> None:
     # The error post is taken, then answered 500 with a body that echoes the secret: the
     # runtime's own failure log line must not carry it either.
@@ -78,6 +80,7 @@ async def test_credentials_never_reach_payloads_causes_or_logs(
     async with FaultServer(faults=faults) as server:
         env = _env(server, "hostile.leak_secrets", loop_kind, transport)
         env.update(
+            AWS_LAMBDA_LOG_FORMAT=log_format,
             AWS_SECRET_ACCESS_KEY=SECRET,
             AWS_SESSION_TOKEN=TOKEN,
             AWS_ACCESS_KEY_ID="AKIDEXAMPLE123",
