@@ -470,9 +470,13 @@ def _encode_value(value: HeaderValue) -> bytes:
 
 def _next_response(event: Event, *, close: bool) -> bytes:
     head = [b"HTTP/1.1 200 OK"]
-    auto = str(int(time.time() * 1000) + 60_000)
+    now_ms = int(time.time() * 1000)
     for name, value in event.head_fields():
-        wire = auto if value == AUTO_DEADLINE else value
+        wire = value
+        if value == AUTO_DEADLINE:
+            wire = str(now_ms + 60_000)
+        elif isinstance(value, str) and value[:1] == "+" and value[1:].isdigit():
+            wire = str(now_ms + int(value[1:]))  # a deadline relative to sending time
         head.append(name.encode() + b": " + _encode_value(wire))
     head.append(b"Content-Length: %d" % len(event.body))
     if close:

@@ -107,6 +107,16 @@ class Escapee(BaseException):
     pass
 
 
+def waiting(seconds: float) -> Callable[..., Any]:
+    async def handler(event: Any, context: Any) -> Any:
+        if event == {"after": True}:
+            return "ok"
+        await asyncio.sleep(seconds)  # cancelled at the deadline; never waited out
+        return "not reached"
+
+    return handler
+
+
 def leak_task() -> Callable[..., Any]:
     async def handler(event: Any, context: Any) -> Any:
         asyncio.get_running_loop().create_task(asyncio.sleep(3600), name="leaked-by-handler")
@@ -296,6 +306,22 @@ CASES = [
         headers=headers(add=(("Lambda-Runtime-Deadline-Ms", "1"),)),
     ),
     Case("deadline in the past", error(p.FUNCTION_TIMEOUT), headers=headers(deadline="1")),
+    Case(
+        "deadline in the year 318 857 (16 digits)",
+        response(lambda d: d["remaining_ms"] > 10**15),
+        headers=headers(deadline="9" * 16),
+    ),
+    Case(
+        "deadline inside the 500 ms margin, handler returns at once",
+        response(lambda d: d["remaining_ms"] <= 300),
+        headers=headers(deadline="+300"),
+    ),
+    Case(
+        "deadline inside the 500 ms margin, handler awaits",
+        error(p.FUNCTION_TIMEOUT),
+        headers=headers(deadline="+300"),
+        handler=waiting(5.0),
+    ),
     Case(
         "client context 7 KB",
         response(lambda d: d["client_context"] == {"pad": "c" * 7000}),
