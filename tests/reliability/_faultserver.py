@@ -117,6 +117,8 @@ ACTIONS: Final = frozenset(
         "raw",
     }
 )
+# Faults after which the reply to a taken answer may not have reached the runtime.
+_LOST_REPLY: Final = frozenset({"reset_unanswered", "cut_head", "cut_body", "raw", "reset_after"})
 # Faults after which a /next response did not reach the runtime whole.
 _UNDELIVERED: Final = frozenset(
     {"reset_before", "reset_unanswered", "cut_head", "cut_body", "status", "raw"}
@@ -242,6 +244,16 @@ class FaultServer:
         assert set(self.accepted) <= set(self.delivered), self.accepted
         for post in self.posts():
             assert post.request_id in self.delivered, post
+        # A second post is only a retry: the taken one must have been faulted on its way
+        # back (so the runtime could not know), and the retry must say the same thing.
+        for request_id in self.delivered:
+            taken: Recorded | None = None
+            for post in self.posts(request_id):
+                if post.outcome == "accepted":
+                    taken = post
+                elif post.outcome == "duplicate":
+                    assert taken is not None and taken.fault in _LOST_REPLY, (taken, post)
+                    assert (post.kind, post.body) == (taken.kind, taken.body), post
 
     # -- the server's side ----------------------------------------------------------------
 
