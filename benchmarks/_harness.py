@@ -273,12 +273,19 @@ class RunResult:
     max_in_flight: int = 0
     connections: int = 0
     output: str = ""  # the contender's stdout + stderr, when asked for
+    client_cpu_s: float = 0.0  # the contender's CPU time over the timed span (10 ms ticks)
+    mock_cpu_s: float = 0.0  # the mock's CPU time over the same span
     pss_kb: int = 0  # proportional set size summed over the group when the run ended
     processes: int = 0  # live processes in the contender's group when the run ended
 
     @property
     def us_per_inv(self) -> float:
         return self.elapsed_s / self.n * 1e6 if self.n else float("nan")
+
+    @property
+    def cpu_us_per_inv(self) -> float:
+        """The contender's own CPU per invocation (NaN when not measurable, e.g. bash)."""
+        return self.client_cpu_s / self.n * 1e6 if self.n and self.client_cpu_s else float("nan")
 
 
 class EventFile:
@@ -349,6 +356,9 @@ def run_once(
             preexec_fn=_pinner(where.client_cpu),  # noqa: PLW1509 - no threads here
             start_new_session=True,  # its own process group: killing it takes curl along
         )
+        assert mock.stdin is not None
+        mock.stdin.write(b"pid %d\n" % proc.pid)  # the mock samples its CPU time
+        mock.stdin.flush()
         line = _read_result(mock, proc.pid, timeout_s + 10)
         rss_kb, pss_kb, processes = _kill_and_reap(proc, stop_signals)
         proc = None
@@ -384,6 +394,9 @@ def run_once(
             output=output,
             pss_kb=pss_kb,
             processes=processes,
+            # bash's own figure would leave out its curl children, where its work is.
+            client_cpu_s=0.0 if contender.is_bash else res.get("client_cpu_ns", 0) / 1e9,
+            mock_cpu_s=res.get("mock_cpu_ns", 0) / 1e9,
         )
     finally:
         if proc is not None:
@@ -442,6 +455,8 @@ def _kill_and_reap(
     deadline = time.monotonic() + 2.0
     while proc.args[0] == "bash" and not _curl_parked(proc.pid) and time.monotonic() < deadline:
         time.sleep(0.005)  # polling /proc: there is no event to await
+    if proc.args[0] == "bash":
+        time.sleep(0.2)  # let that curl finish starting up (its VmHWM grows until it waits)
     rss_kb, pss_kb, resident = _group_memory(proc.pid)
     for sig in stop_signals:  # polite first (a profiled run writes its stats on the way out)
         if not _alive(proc.pid):
@@ -478,11 +493,13 @@ def _curl_parked(pgid: int) -> bool:
     """True once the bash bootstrap's next ``curl`` runs (exec'd, so its VmHWM is curl's)."""
     for pid in _group_pids(pgid):
         try:
-            with open(f"/proc/{pid}/comm", "rb") as f:
-                if f.read().strip() == b"curl":
-                    return True
+            with open(f"/proc/{pid}/stat", "rb") as f:
+                stat = f.read()
         except OSError:
             continue
+        # "(curl) S ...": a live curl, not the zombie of the one that just posted.
+        if b"(curl)" in stat and stat[stat.rindex(b")") + 2 : stat.rindex(b")") + 3] not in b"ZX":
+            return True
     return False
 
 

@@ -91,6 +91,8 @@ class MockResult:
     json_equal_answers: int
     connections: int
     max_in_flight: int
+    client_cpu_ns: int = 0  # the contender's CPU time (user + system) over the timed span
+    mock_cpu_ns: int = 0  # this server's own CPU time over the timed span
 
     @property
     def elapsed_ns(self) -> int:
@@ -145,6 +147,9 @@ class MockRuntimeAPI:
         self._max_in_flight = 0
         self._first_next_ns = 0
         self._last_answer_ns = 0
+        self.client_pid: int | None = None  # set by the harness to measure the contender's CPU
+        self._cpu_at_first = (0, 0)
+        self._cpu_at_last = (0, 0)
         self._server: asyncio.Server | None = None
         self._done: asyncio.Future[MockResult] | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -202,6 +207,8 @@ class MockRuntimeAPI:
                 json_equal_answers=self._json_equal,
                 connections=self._connections,
                 max_in_flight=self._max_in_flight,
+                client_cpu_ns=self._cpu_at_last[0] - self._cpu_at_first[0],
+                mock_cpu_ns=self._cpu_at_last[1] - self._cpu_at_first[1],
             )
         )
 
@@ -215,6 +222,7 @@ class MockRuntimeAPI:
             return  # park: the contender waits here until the harness kills it
         if i == 0:
             self._first_next_ns = time.perf_counter_ns()
+            self._cpu_at_first = self._cpu_now()
         self._handed = i + 1
         in_flight = self._handed - self._count
         if in_flight > self._max_in_flight:
@@ -234,6 +242,7 @@ class MockRuntimeAPI:
             self._count += 1
             if self._count == self.n:
                 self._last_answer_ns = time.perf_counter_ns()
+                self._cpu_at_last = self._cpu_now()
                 conn.transport.write(_ACCEPTED)
                 self._finish()
                 return
@@ -251,6 +260,10 @@ class MockRuntimeAPI:
         conn.transport.write(_NOT_FOUND)
         self._finish(f"unexpected request {method.decode()} {target[:120]!r}")
 
+    def _cpu_now(self) -> tuple[int, int]:
+        """(contender CPU ns, own CPU ns); the contender's is 0 when unknown."""
+        return (_process_cpu_ns(self.client_pid) if self.client_pid else 0), time.process_time_ns()
+
     def _matches(self, body: bytes) -> bool:
         for form in self._accepted:
             if body == form:
@@ -263,6 +276,20 @@ class MockRuntimeAPI:
             return False
         self._json_equal += equal
         return equal
+
+
+_TICK_NS = 1_000_000_000 // os.sysconf("SC_CLK_TCK")
+
+
+def _process_cpu_ns(pid: int) -> int:
+    """User + system CPU of a process and all its threads, live or exited (clock ticks)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return 0
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) * _TICK_NS  # utime, stime
 
 
 def _describe_mismatch(got: bytes, want: bytes) -> str:
@@ -398,6 +425,12 @@ async def _serve(args: argparse.Namespace) -> None:
     stdin_closed = loop.create_future()
 
     class _Stdin(asyncio.Protocol):
+        def data_received(self, data: bytes) -> None:
+            # "pid N": the contender to measure the CPU time of.
+            for line in data.split(b"\n"):
+                if line.startswith(b"pid "):
+                    api.client_pid = int(line[4:])
+
         def connection_lost(self, exc: Exception | None) -> None:
             if not stdin_closed.done():
                 stdin_closed.set_result(None)

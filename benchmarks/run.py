@@ -52,6 +52,8 @@ class Cell:
     us: list[float] = field(default_factory=list)  # per repetition, None-free (failures dropped)
     us_by_rep: dict[int, float] = field(default_factory=dict)
     rss_kb: list[int] = field(default_factory=list)
+    cpu_us: list[float] = field(default_factory=list)  # the contender's CPU per invocation
+    mock_cpu_us: list[float] = field(default_factory=list)  # the mock's CPU per invocation
     errors: list[str] = field(default_factory=list)
     ratio_ref: float = float("nan")
     ratio_floor: float = float("nan")
@@ -63,6 +65,11 @@ class Cell:
     @property
     def median_us(self) -> float:
         return h.median(self.us)
+
+    @property
+    def cpu_txt(self) -> str:
+        cpu, mock = h.median(self.cpu_us), h.median(self.mock_cpu_us)
+        return f"{fmt_us(cpu)} / {fmt_us(mock)}" if cpu == cpu else f"– / {fmt_us(mock)}"
 
     @property
     def rss_mb(self) -> float:
@@ -104,6 +111,8 @@ def timing_pass(
                         cell.us.append(r.us_per_inv)
                         cell.us_by_rep[rep] = r.us_per_inv
                         cell.rss_kb.append(r.peak_rss_kb)
+                        cell.cpu_us.append(r.cpu_us_per_inv)
+                        cell.mock_cpu_us.append(r.mock_cpu_s / r.n * 1e6)
                         log(
                             f"  {size.key:>4} rep {rep + 1}/{reps} {c.key:<18} "
                             f"{r.us_per_inv:10.1f} µs/inv"
@@ -267,6 +276,7 @@ def ablation_pass(subject: h.Contender, where: h.Placement, quick: bool) -> dict
                 "median_us": cell.median_us,
                 "delta_us": h.median(deltas),
                 "ratio_floor": cell.ratio_floor,
+                "cpu": cell.cpu_txt,
             }
         )
     return {"reps": reps, "rows": rows}
@@ -368,9 +378,9 @@ def render_markdown(
         w(f"## Tiny event ({len(h.TINY_EVENT)} B): µs per invocation\n")
         w(
             "| contender | µs/inv median (min–max) | inv/s | × awslambdaric | × floor "
-            "| peak RSS MB | cold start ms |"
+            "| CPU µs/inv: contender / mock | peak RSS MB | cold start ms |"
         )
-        w("|---|---|---|---|---|---|---|")
+        w("|---|---|---|---|---|---|---|---|")
         for c in contenders:
             cell = cells.get((c.key, "tiny"))
             if cell is None:
@@ -378,13 +388,13 @@ def render_markdown(
             cs = h.median(cold.get(c.key, []))
             cold_txt = f"{cs:.0f}" if cs == cs else "–"
             if not cell.ok:
-                w(f"| {c.label} | FAILED ({len(cell.errors)} runs) | | | | | {cold_txt} |")
+                w(f"| {c.label} | FAILED ({len(cell.errors)} runs) | | | | | | {cold_txt} |")
                 continue
             w(
                 f"| {c.label} | {fmt_us(cell.median_us)} "
                 f"({fmt_us(min(cell.us))}–{fmt_us(max(cell.us))}) "
                 f"| {fmt_us(1e6 / cell.median_us)} | {fmt_x(cell.ratio_ref)} "
-                f"| {fmt_x(cell.ratio_floor)} "
+                f"| {fmt_x(cell.ratio_floor)} | {cell.cpu_txt} "
                 f"| {cell.rss_mb:.1f} | {cold_txt} |"
             )
         w(
@@ -483,15 +493,15 @@ def render_profile(
             f"({ablation['reps']} repetitions; Δ = median of per-repetition differences "
             "to the default, negative = faster without the feature):\n"
         )
-        w("| variant | µs/inv | Δ µs vs default | × floor |")
-        w("|---|---|---|---|")
+        w("| variant | µs/inv | Δ µs vs default | × floor | CPU µs/inv: contender / mock |")
+        w("|---|---|---|---|---|")
         for row in ablation["rows"]:
             if not row["ok"]:
-                w(f"| {row['label']} | FAILED | | |")
+                w(f"| {row['label']} | FAILED | | | |")
                 continue
             w(
                 f"| {row['label']} | {fmt_us(row['median_us'])} | {row['delta_us']:+.1f} "
-                f"| {fmt_x(row['ratio_floor'])} |"
+                f"| {fmt_x(row['ratio_floor'])} | {row.get('cpu', '–')} |"
             )
         w("")
     syscalls = prof.get("syscalls")
@@ -559,6 +569,12 @@ METHOD = """## Method
 - **Repetitions**: contenders alternate A B C … A B C … so slow phases of the host hit all of
   them; figures are medians over repetitions with min–max, ratios are medians of per-repetition
   ratios (each pair measured back to back). Quote ratios, not absolute times: the host drifts.
+- **CPU µs/inv** is the user + system time the contender (and, for comparison, the mock)
+  spent between the first `/next` and the N-th answer, from `/proc/PID/stat` sampled by the
+  mock at those two moments (10 ms ticks; all threads; not for bash, whose work is in its
+  short-lived curl children). On one CPU the wall time is about the sum of the two; the
+  mock's share grows with the contender's cache footprint, so the contender's CPU is the
+  cleanest measure of its own cost.
 - **Peak RSS** is `VmHWM` from `/proc/PID/status` of the contender, read just before it is
   killed, summed over its process group (for bash: bash plus the curl parked on `/next`). Not
   `ru_maxrss` from `wait4`: Linux carries the forking parent's high-water mark across `exec`, so
