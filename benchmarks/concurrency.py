@@ -170,14 +170,15 @@ def render(
     )
     w(
         "| N in flight | inv/s (min–max) | ideal N/0.05 s | % of ideal | max in flight seen "
+        "| runtime CPU µs/inv "
         "| aiolambda peak RSS MB | process-per-request MB (N × one awslambdaric) "
         "| aiolambda / process-per-request |"
     )
-    w("|---|---|---|---|---|---|---|---|")
+    w("|---|---|---|---|---|---|---|---|---|")
     for n_conc in levels:
         ok = [r for r in runs[n_conc] if r.ok]
         if not ok:
-            w(f"| {n_conc} | FAILED | | | | | | |")
+            w(f"| {n_conc} | FAILED | | | | | | | |")
             continue
         tputs = [r.n / r.elapsed_s for r in ok]
         tput = h.median(tputs)
@@ -192,7 +193,8 @@ def render(
             ratio = f"{rss / ppr:.1f}×"
         w(
             f"| {n_conc} | {tput:,.0f} ({min(tputs):,.0f}–{max(tputs):,.0f}) | {ideal:,.0f} "
-            f"| {tput / ideal:.1%} | {max(r.max_in_flight for r in ok)} | {rss:.1f} "
+            f"| {tput / ideal:.1%} | {max(r.max_in_flight for r in ok)} "
+            f"| {_cpu_txt(ok)} | {rss:.1f} "
             f"| {ppr:,.0f} | {ratio} |".replace(",", " ")
         )
     w("")
@@ -227,6 +229,11 @@ def render(
         "the cross-check table shows the PSS of awslambdaric's real N-process mode."
     )
     return "\n".join(out)
+
+
+def _cpu_txt(runs: list[h.RunResult]) -> str:
+    cpu = h.median([r.cpu_us_per_inv for r in runs])
+    return f"{cpu:.0f}" if cpu == cpu else "–"  # NaN: below the 10 ms tick resolution
 
 
 def targets(runs: dict[int, list[h.RunResult]], one_ric_kb: int) -> list[tuple[bool | None, str]]:
