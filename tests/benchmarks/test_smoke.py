@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
-sys.path.insert(0, str(BENCH))
+sys.path.append(str(BENCH))  # last: the scripts there must not shadow anything
 
 import _harness as h  # noqa: E402
 from _mock_api import MockRuntimeAPI  # noqa: E402
