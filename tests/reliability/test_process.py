@@ -116,7 +116,8 @@ async def test_handler_closing_stdout_does_not_break_the_runtime(loop_kind: str)
                 outcomes = [await server.settled(i) for i in ("close", "fail", "after")]
                 code, _ = await stop(proc)
         assert outcomes == ["response", "error", "response"], handler
-        assert code == 0, handler
+        # With fd 1 closed, Python 3.13 fails its final flush of sys.stdout and exits 120.
+        assert code == 0 or (code == 120 and handler.endswith("fd1")), (handler, code)
         server.assert_exactly_once()
 
 
