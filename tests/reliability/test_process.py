@@ -166,3 +166,20 @@ def _listening_addresses() -> dict[int, set[str]]:
             if fields[3] == "0A":  # LISTEN
                 out.setdefault(int(port, 16), set()).add(address)
     return out
+
+
+async def test_init_error_is_reported_through_a_reset_then_the_process_exits(
+    loop_kind: str,
+) -> None:
+    faults = {("init_error", 1): Fault("reset_before")}
+    async with FaultServer(faults=faults) as server:
+        proc = await spawn(_env(server, "no_such_module.handler", loop_kind))
+        async with asyncio.timeout(WAIT_S):
+            code, output = await finish(proc)
+    assert code == 1
+    posts = [r for r in server.requests if r.kind == "init_error"]
+    assert [r.outcome for r in posts] == ["dropped", "other"]  # retried once, then taken
+    doc = orjson.loads(posts[1].body)
+    assert doc["errorType"] == "Runtime.ImportModuleError"
+    assert server.count("next") == 0  # never polls after a failed init
+    assert "Runtime.ImportModuleError" in output
