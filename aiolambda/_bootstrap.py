@@ -123,7 +123,7 @@ async def _load_or_report(config: RuntimeConfig, sink: LogSink, redact: Redactor
     from aiolambda._transport import connect
 
     client = RuntimeAPIClient(
-        connect(config.transport, config.runtime_api_host, config.runtime_api_port)
+        connect(config.transport, config.runtime_api_host, config.runtime_api_port), redact
     )
     try:
         await client.post_init_error(report)

@@ -15,7 +15,7 @@ import logging
 from typing import Final, NamedTuple
 
 from aiolambda import _protocol as p
-from aiolambda._errors import ErrorReport, RuntimeAPIError
+from aiolambda._errors import NO_REDACTION, ErrorReport, Redactor, RuntimeAPIError
 from aiolambda._transport import Connection, HttpResponse, TransportError
 
 log = logging.getLogger("aiolambda")
@@ -24,6 +24,7 @@ _MAX_ATTEMPTS: Final = 10
 _FIRST_BACKOFF_S: Final = 0.01
 _MAX_BACKOFF_S: Final = 1.0
 _SHOWN_ID_CHARS: Final = 80
+_SNIPPET_SCAN_BYTES: Final = 64 * 1024
 
 
 class Invocation(NamedTuple):
@@ -83,11 +84,16 @@ class RuntimeAPIClient:
     Use one client per poller: a connection carries one request at a time.
     """
 
-    __slots__ = ("_conn", "_next_path")
+    __slots__ = ("_conn", "_next_path", "_redact")
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, redact: Redactor = NO_REDACTION) -> None:
         self._conn = conn
         self._next_path = p.NEXT_PATH
+        self._redact = redact
+
+    def _snippet(self, body: bytes) -> str:
+        """The start of an error body for a log line, credentials redacted before the cut."""
+        return self._redact(body[:_SNIPPET_SCAN_BYTES].decode("utf-8", "replace"))[:200]
 
     async def next_invocation(self) -> HttpResponse:
         """Long-poll for the next event; never times out (the process may be frozen)."""
@@ -95,7 +101,7 @@ class RuntimeAPIClient:
         if response.status == p.STATUS_OK:
             return response
         raise RuntimeAPIError(
-            f"/next answered {response.status}: {_snippet(response.body)}; "
+            f"/next answered {response.status}: {self._snippet(response.body)}; "
             "the environment cannot serve invocations"
         )
 
@@ -136,7 +142,7 @@ class RuntimeAPIClient:
         extension_id = response.headers.get(p.H_EXTENSION_ID.lower(), "")
         if response.status != p.STATUS_OK or not extension_id:
             raise RuntimeAPIError(
-                f"extension registration answered {response.status}: {_snippet(response.body)}"
+                f"extension registration answered {response.status}: {self._snippet(response.body)}"
             )
         return extension_id
 
@@ -155,7 +161,7 @@ class RuntimeAPIClient:
             return status
         if status >= p.STATUS_SERVER_ERROR:
             raise RuntimeAPIError(
-                f"posting the {kind} of {request_id} got {status}: {_snippet(response.body)}"
+                f"posting the {kind} of {request_id} got {status}: {self._snippet(response.body)}"
             )
         if status == p.STATUS_GONE:
             log.warning("late %s for %s: Lambda had already timed it out (410)", kind, request_id)
@@ -165,7 +171,7 @@ class RuntimeAPIClient:
                 kind,
                 request_id,
                 status,
-                _snippet(response.body),
+                self._snippet(response.body),
             )
         return status
 
@@ -193,7 +199,3 @@ class RuntimeAPIClient:
                     delay = min(delay * 2, _MAX_BACKOFF_S)
                 log.debug("retrying %s %s after: %s", method, path, exc)
         raise AssertionError("unreachable")
-
-
-def _snippet(body: bytes) -> str:
-    return body[:200].decode("utf-8", "replace")

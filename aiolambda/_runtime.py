@@ -113,7 +113,7 @@ class Runtime:
     async def _post_rescue(self, inv: Invocation) -> None:
         report = self._invoker.timeout_report(inv)
         self._log_error(report)
-        client = RuntimeAPIClient(self._connect())
+        client = RuntimeAPIClient(self._connect(), self._sink.redact)
         try:
             await client.post_error(inv, report)
         except RuntimeAPIError as exc:
@@ -132,7 +132,7 @@ class Runtime:
         self, loop: asyncio.AbstractEventLoop
     ) -> asyncio.Task[None] | None:
         """Register the no-op internal extension before init completes (first ``/next``)."""
-        client = RuntimeAPIClient(self._connect())
+        client = RuntimeAPIClient(self._connect(), self._sink.redact)
         try:
             extension_id = await client.register_extension(SIGTERM_EXTENSION_NAME)
         except RuntimeAPIError as exc:
@@ -155,7 +155,7 @@ class Runtime:
             await client.close()
 
     async def _poll(self) -> None:
-        client = RuntimeAPIClient(self._connect())
+        client = RuntimeAPIClient(self._connect(), self._sink.redact)
         task = asyncio.current_task()
         assert task is not None
         try:

@@ -169,3 +169,15 @@ def test_real_request_ids_are_accepted(request_id: str) -> None:
 def test_deadline_header_parsing(value: str, expected: int | None) -> None:
     headers = {"lambda-runtime-aws-request-id": "r", "lambda-runtime-deadline-ms": value}
     assert parse_invocation(HttpResponse(200, headers, b"")).deadline_ms == expected
+
+
+def test_runtime_api_error_bodies_are_redacted_before_being_cut() -> None:
+    from aiolambda._client import RuntimeAPIClient
+    from aiolambda._transport import connect
+
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    client = RuntimeAPIClient(connect("lean", "127.0.0.1", 9), Redactor([secret]))
+    for offset in range(170, 200):  # the secret straddles the 200-character cut
+        shown = client._snippet(b"x" * offset + secret.encode() + b" tail")
+        assert secret[:6] not in shown
+    assert client._snippet(b"plain") == "plain"
