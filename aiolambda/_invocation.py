@@ -1,7 +1,8 @@
 """One invocation: event in, :class:`Response` or :class:`~aiolambda._errors.ErrorReport` out.
 
 The handler runs under the invocation's deadline. ``margin`` before Lambda's
-deadline an async handler is cancelled (its ``finally`` blocks and ``async with``
+deadline (``AIOLAMBDA_TIMEOUT_MARGIN_MS``, at most a quarter of the time the
+invocation has when it starts) an async handler is cancelled (its ``finally`` blocks and ``async with``
 exits run); it may clean up until ``margin / 2`` before the deadline, and the other
 half of the margin is kept to post the ``Function.Timeout`` error while Lambda still
 listens. A sync handler runs in a worker thread, which cannot be interrupted: its
