@@ -114,8 +114,12 @@ class Invoker:
         """Set by the runtime before it cancels its pollers for good."""
         self.watchdog = Watchdog()
 
-    async def run(self, inv: Invocation) -> Outcome:
-        """Run the handler for ``inv``; never raises (bar cancellation of the caller)."""
+    async def run(self, inv: Invocation, task: asyncio.Task[Any] | None = None) -> Outcome:
+        """Run the handler for ``inv`` in ``task`` (the current one); never raises.
+
+        Only cancellation of the caller propagates. Passing ``task`` saves looking it up
+        (``asyncio.current_task`` costs a ``getpid`` system call on Python 3.11).
+        """
         request_id_var.set(inv.request_id)
         tenant_id_var.set(inv.tenant_id)
         trace_id_var.set(inv.trace_id)
@@ -127,7 +131,7 @@ class Invoker:
         try:
             context = self._context(inv)
             event = decode_event(inv.body, inv.content_type)
-            result = await self._call(event, context, inv)
+            result = await self._call(event, context, inv, task)
             body, content_type = encode_result(result)
         except RuntimeFault as fault:
             return from_fault(fault, inv.request_id, self._redact)
@@ -171,11 +175,14 @@ class Invoker:
             log_writer=self._log_writer,
         )
 
-    async def _call(self, event: Any, context: Context, inv: Invocation) -> Any:
+    async def _call(
+        self, event: Any, context: Context, inv: Invocation, task: asyncio.Task[Any] | None
+    ) -> Any:
         # The handler is awaited in the poller's own task: a task per invocation would
         # cost more than the rest of the runtime's work on a small event.
-        task = asyncio.current_task()
-        assert task is not None
+        if task is None:
+            task = asyncio.current_task()
+            assert task is not None
         watch = None
         if inv.deadline_ms is not None and self._margin_s > 0:
             deadline_s = inv.deadline_ms / 1000

@@ -174,7 +174,7 @@ class Runtime:
                     log.error("%s; stopping the runtime", exc)
                     self.stop(EXIT_FAILURE)
                     break
-                outcome = await self._invoker.run(invocation)
+                outcome = await self._invoker.run(invocation, task)
                 if invocation.request_id in self._rescued:
                     break  # answered on its behalf when it would not stop; retiring
                 await self._answer(client, invocation, outcome)
