@@ -227,6 +227,10 @@ class ResponseParser:
     def feed(self, data: bytes) -> HttpResponse | None:
         """Consume ``data``; return the response when it is complete, else None."""
         state = self._state
+        if state == _HEAD and not self._buf:
+            response = self._feed_whole(data)
+            if response is not None:
+                return response
         if state == _DONE:
             self.trailing += data
             return None
@@ -251,6 +255,52 @@ class ResponseParser:
                 self._chunks.append(data[pos:] if pos else data)
             return None
         return self._feed_chunked(data, pos)
+
+    def _feed_whole(self, data: bytes) -> HttpResponse | None:
+        """The common case in one pass: a whole, plain response in ``data``.
+
+        A Runtime API response (``/next`` or a 202) almost always arrives in one read,
+        with header names seen before. Anything less plain (partial data, 1xx, chunked,
+        ``Connection``, repeated or new header names, extra bytes) returns None without
+        touching the parser's state, and the general path decides, so this path accepts
+        nothing the general one would refuse.
+        """
+        end = data.find(b"\r\n\r\n")
+        if end < 0 or end > MAX_HEAD_BYTES or not data.startswith(b"HTTP/1.1 "):
+            return None
+        eol = data.find(b"\r\n")
+        if eol > MAX_STATUS_LINE_BYTES:
+            return None
+        code = data[9:12]
+        if not code.isdigit() or (eol != 12 and data[12:13] != b" "):
+            return None
+        status = int(code)
+        if status < 200 or status in _NO_BODY_STATUSES or eol == end:
+            return None
+        head = data[: end + 2]
+        # Exactly the CRLFs may be control characters (HTAB aside): one C-level pass.
+        if len(head) - len(head.translate(None, _CTL_CR_LF)) != 2 * head.count(b"\r\n"):
+            return None
+        fields: dict[str, str] = {}
+        names = _NAMES
+        for line in data[eol + 2 : end].decode("utf-8", "surrogateescape").split("\r\n"):
+            name, colon, value = line.partition(":")
+            key = names.get(name)
+            if key is None or not colon or key in fields:
+                return None
+            fields[key] = value.strip(" \t")
+        if "transfer-encoding" in fields or "connection" in fields or len(fields) > MAX_HEADERS:
+            return None
+        length = fields.get("content-length")
+        if length is None or not (length.isdigit() and length.isascii()) or len(length) > 18:
+            return None
+        start = end + 4
+        if len(data) - start != int(length):
+            return None
+        self._state = _DONE
+        self._status = status
+        self._headers = fields
+        return HttpResponse(status, fields, data[start:])
 
     def feed_eof(self) -> HttpResponse:
         """The peer closed: return the response if it was delimited by EOF, else raise."""
