@@ -2,12 +2,12 @@
 
 The handler runs under the invocation's deadline. ``margin`` before Lambda's
 deadline (``AIOLAMBDA_TIMEOUT_MARGIN_MS``, at most a quarter of the time the
-invocation has when it starts) an async handler is cancelled (its ``finally`` blocks and ``async with``
-exits run); it may clean up until ``margin / 2`` before the deadline, and the other
-half of the margin is kept to post the ``Function.Timeout`` error while Lambda still
-listens. A sync handler runs in a worker thread, which cannot be interrupted: its
-timeout error is posted at the same moment and the runtime then retires (see
-:attr:`Invoker.unreclaimable`).
+invocation has when it starts) an async handler is cancelled: its ``finally`` blocks
+and ``async with`` exits run. It may clean up until ``margin / 2`` before the
+deadline; the other half of the margin is kept to post the ``Function.Timeout``
+error while Lambda still listens. A sync handler runs in a worker thread, which
+cannot be interrupted: its timeout error is posted at the same moment and the
+runtime then retires (see :attr:`Invoker.unreclaimable`).
 """
 
 from __future__ import annotations
