@@ -84,11 +84,10 @@ class RuntimeAPIClient:
     Use one client per poller: a connection carries one request at a time.
     """
 
-    __slots__ = ("_conn", "_next_path", "_redact")
+    __slots__ = ("_conn", "_redact")
 
     def __init__(self, conn: Connection, redact: Redactor = NO_REDACTION) -> None:
         self._conn = conn
-        self._next_path = p.NEXT_PATH
         self._redact = redact
 
     def _snippet(self, body: bytes) -> str:
@@ -97,7 +96,7 @@ class RuntimeAPIClient:
 
     async def next_invocation(self) -> HttpResponse:
         """Long-poll for the next event; never times out (the process may be frozen)."""
-        response = await self._request("GET", self._next_path, b"", ())
+        response = await self._request("GET", p.NEXT_PATH, b"", ())
         if response.status == p.STATUS_OK:
             return response
         raise RuntimeAPIError(

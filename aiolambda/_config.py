@@ -12,9 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from aiolambda import _protocol as p
+from aiolambda._transport import TRANSPORT_KINDS
 
 DEFAULT_TIMEOUT_MARGIN_MS = 500
-TRANSPORTS = ("lean", "aiohttp")
 LOOPS = ("auto", "uvloop", "asyncio")
 LOG_FORMATS = ("Text", "JSON")
 # AWS_LAMBDA_LOG_LEVEL values; TRACE maps to DEBUG and FATAL to CRITICAL as awslambdaric does.
@@ -94,7 +94,7 @@ class RuntimeConfig:
             max_concurrency=_positive_int(environ, p.ENV_MAX_CONCURRENCY, 1),
             telemetry_fd=_optional_int(environ, p.ENV_TELEMETRY_FD),
             telemetry_socket=environ.get(p.ENV_TELEMETRY_SOCKET) or None,
-            transport=_choice(environ, "AIOLAMBDA_TRANSPORT", TRANSPORTS),
+            transport=_choice(environ, "AIOLAMBDA_TRANSPORT", TRANSPORT_KINDS),
             loop=_choice(environ, "AIOLAMBDA_LOOP", LOOPS),
             timeout_margin_ms=_non_negative_int(
                 environ, "AIOLAMBDA_TIMEOUT_MARGIN_MS", DEFAULT_TIMEOUT_MARGIN_MS

@@ -19,7 +19,6 @@ import os
 import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from types import TracebackType
 from typing import Final
 
@@ -27,7 +26,7 @@ import orjson
 
 from aiolambda import _protocol as p
 
-_PACKAGE_DIR: Final = str(Path(__file__).resolve().parent) + os.sep
+_PACKAGE_DIR: Final = os.path.dirname(os.path.realpath(__file__)) + os.sep
 _ERROR_TYPE_TAIL_OK: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
