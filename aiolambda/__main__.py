@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from aiolambda._bootstrap import main
+from aiolambda._core.bootstrap import main
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))

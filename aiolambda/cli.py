@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 # subcommand -> (module providing configure(parser) and run(args) -> int, one-line help)
 _COMMANDS: dict[str, tuple[str, str]] = {
-    "run": ("aiolambda._bootstrap", "run HANDLER as the Lambda runtime (the bootstrap)"),
+    "run": ("aiolambda._core.bootstrap", "run HANDLER as the Lambda runtime (the bootstrap)"),
     "serve": ("aiolambda.emulator._cli_serve", "serve a function on a local Lambda emulator"),
     "invoke": (
         "aiolambda.emulator._cli_invoke",

@@ -31,12 +31,12 @@ import uuid
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-# Make `aiolambda._protocol` importable when run as a script from a fresh checkout.
+# Make `aiolambda._core.protocol` importable when run as a script from a fresh checkout.
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
 from typing import TYPE_CHECKING
 
-from aiolambda import _protocol as proto
+from aiolambda._core import protocol as proto
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

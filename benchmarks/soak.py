@@ -104,7 +104,7 @@ class _Api:
     """Hands out ``n`` invocations and checks that each is answered once, correctly."""
 
     def __init__(self, n: int, done: asyncio.Future[None]) -> None:
-        from aiolambda import _protocol as p
+        from aiolambda._core import protocol as p
 
         self.n = n
         self.done = done

@@ -4,8 +4,8 @@ One "pair" is what a runtime does per invocation on the wire: ``GET …/next`` (
 with the eight headers RAPID sends and an event body), then ``POST …/{id}/response``
 echoing the event, answered ``202 {"status":"OK"}``. Contenders:
 
-* ``lean``    - ``aiolambda._transport`` kind "lean" (asyncio.Protocol + pure-Python parser)
-* ``aiohttp`` - ``aiolambda._transport`` kind "aiohttp" (one ClientSession)
+* ``lean``    - ``aiolambda._core.transport`` kind "lean" (asyncio.Protocol + pure-Python parser)
+* ``aiohttp`` - ``aiolambda._core.transport`` kind "aiohttp" (one ClientSession)
 * ``floor``   - a blocking socket sending pre-built requests and reading with the least
   parsing that works (the least Python can do per pair; the 1.00 of the ratios)
 
@@ -24,7 +24,7 @@ Method:
   measured within one repetition are what to trust).
 
 ``--parsers`` instead times the response parsers alone (pure-Python
-``aiolambda._http.ResponseParser`` vs ``httptools`` when importable) on a /next
+``aiolambda._core.http.ResponseParser`` vs ``httptools`` when importable) on a /next
 response with a 30 B … 6 MB body delivered in 256 KiB reads, and on a tiny 202.
 
 Usage::
@@ -52,9 +52,9 @@ from typing import TYPE_CHECKING
 
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 
-from aiolambda import _protocol as proto
-from aiolambda._http import ResponseParser
-from aiolambda._transport import connect
+from aiolambda._core import protocol as proto
+from aiolambda._core.http import ResponseParser
+from aiolambda._core.transport import connect
 
 if TYPE_CHECKING:
     from collections.abc import Callable

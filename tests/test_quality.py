@@ -45,8 +45,8 @@ def test_public_api_is_sorted_and_complete() -> None:
 
 def test_runtime_entry_imports_nothing_heavy() -> None:
     code = (
-        "import sys, aiolambda.__main__, aiolambda._bootstrap, aiolambda._runtime, "
-        "aiolambda._invocation, aiolambda._transport_lean; "
+        "import sys, aiolambda.__main__, aiolambda._core.bootstrap, aiolambda._core.runtime, "
+        "aiolambda._core.invocation, aiolambda._core.transport_lean; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('aiohttp', 'yarl', 'multidict', 'http', 'matplotlib', 'boto3') "
         "or m.startswith(('aiolambda.emulator', 'aiolambda.cli', 'aiolambda._layer'))))"

@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 
 from aiohttp import web
 
-from aiolambda import _protocol as p
+from aiolambda._core import protocol as p
 from aiolambda.emulator._engine import Engine, EngineConfig, Invocation, LogBuffer
 from aiolambda.emulator._http import HTTPServer
 from aiolambda.emulator._invoke_api import RIE_INVOKE_PATH, make_app

@@ -21,7 +21,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Final
 
-from aiolambda import _protocol as p
+from aiolambda._core import protocol as p
 from aiolambda.emulator._http import Connection, Request, Response
 from aiolambda.emulator._types import InvokeResult, RecordedRequest
 

@@ -18,7 +18,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from aiolambda import _protocol as p
+from aiolambda._core import protocol as p
 from aiolambda.emulator._engine import FUNCTION_VERSION, Engine, Invocation
 
 if TYPE_CHECKING:

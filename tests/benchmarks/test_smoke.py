@@ -21,7 +21,7 @@ sys.path.append(str(BENCH))  # last: the scripts there must not shadow anything
 import _harness as h  # noqa: E402
 from _mock_api import MockRuntimeAPI  # noqa: E402
 
-from aiolambda import _protocol as proto  # noqa: E402
+from aiolambda._core import protocol as proto  # noqa: E402
 
 N_TINY = 20
 N_100K = 5

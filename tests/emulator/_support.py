@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from aiolambda import _protocol as p
+from aiolambda._core import protocol as p
 
 if TYPE_CHECKING:
     from aiolambda.emulator import Emulator

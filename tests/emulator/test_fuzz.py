@@ -7,7 +7,7 @@ import asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aiolambda import _protocol as p
+from aiolambda._core import protocol as p
 from aiolambda.emulator import Emulator
 
 from ._support import HandRuntime

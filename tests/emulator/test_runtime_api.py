@@ -10,7 +10,7 @@ import time
 
 import aiohttp
 
-from aiolambda import _protocol as p
+from aiolambda._core import protocol as p
 from aiolambda.emulator import Emulator
 
 from ._support import HandRuntime, raw_exchange

@@ -96,7 +96,7 @@ def test_host_layer_name_layout_and_contents(host_layer: LayerBuild) -> None:
     dist_info = f"aiolambda-{__version__}.dist-info"
     assert {"aiolambda", "aiohttp", "orjson", "uvloop", dist_info} <= tops
     assert f"{site}aiolambda/__init__.py" in names
-    assert f"{site}aiolambda/_bootstrap.py" in names
+    assert f"{site}aiolambda/_core/bootstrap.py" in names
 
 
 def test_host_layer_is_pruned(host_layer: LayerBuild) -> None:
@@ -168,7 +168,7 @@ def test_host_layer_packages_import_from_the_unpacked_layer(host_opt: Path) -> N
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
         "import aiolambda, aiohttp, orjson, uvloop, multidict, yarl;"
-        "from aiolambda import _bootstrap;"
+        "from aiolambda._core import bootstrap;"
         "import importlib.metadata as m;"
         "print(m.version('aiolambda'));"
         "mods = (aiolambda, aiohttp, orjson, uvloop, multidict, yarl);"

@@ -129,7 +129,7 @@ def test_wrapper_falls_back_to_python3_when_the_interpreter_is_unusable(
     args = args_blob.split("\0")[:-1]
     assert int(count) == len(args) == 3
     assert args[:2] == ["-P", "-c"]
-    assert "from aiolambda._bootstrap import main" in args[2]
+    assert "from aiolambda._core.bootstrap import main" in args[2]
     assert Path(opt_line.removeprefix("OPT=")).resolve() == host_opt.resolve()
     assert pythonpath_line == "PYTHONPATH=<unset>"
     assert not (tmp_path / "stock-ran.json").exists()
@@ -163,7 +163,7 @@ def test_wrapper_names_a_python_version_the_layer_was_not_built_for(
 
 def _emulator_class() -> Any:
     try:
-        from aiolambda import _bootstrap  # noqa: F401
+        from aiolambda._core import bootstrap  # noqa: F401
         from aiolambda.emulator import Emulator
     except ImportError as exc:
         pytest.skip(f"the runtime or the emulator is not importable yet: {exc}")

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Final
 
-from aiolambda import _protocol as p
+from aiolambda._core import protocol as p
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from aiolambda import _protocol as p
+from aiolambda._core import protocol as p
 from tests.reliability._faultserver import Event, Fault, FaultServer
 
 

@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 import pytest
 
-from aiolambda import _protocol as p
+from aiolambda._core import protocol as p
 from tests.reliability._faultserver import Event, FaultServer, HeaderValue, default_headers
 from tests.reliability._runner import serving
 

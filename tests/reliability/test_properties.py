@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
-from aiolambda import _protocol as p
-from aiolambda._client import InvalidInvocation, parse_invocation
-from aiolambda._codec import decode_event, encode_result
-from aiolambda._errors import Redactor, RuntimeFault, from_exception
-from aiolambda._http import HttpResponse, check_request
+from aiolambda._core import protocol as p
+from aiolambda._core.client import InvalidInvocation, parse_invocation
+from aiolambda._core.codec import decode_event, encode_result
+from aiolambda._core.errors import Redactor, RuntimeFault, from_exception
+from aiolambda._core.http import HttpResponse, check_request
 
 SETTINGS = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -11,12 +11,12 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from aiolambda._config import RuntimeConfig
-from aiolambda._errors import Redactor
-from aiolambda._handler import Handler, is_async_callable
-from aiolambda._invocation import Invoker, SyncExecutor
-from aiolambda._logs import LogSink
-from aiolambda._runtime import Runtime
+from aiolambda._core.config import RuntimeConfig
+from aiolambda._core.errors import Redactor
+from aiolambda._core.handler import Handler, is_async_callable
+from aiolambda._core.invocation import Invoker, SyncExecutor
+from aiolambda._core.logs import LogSink
+from aiolambda._core.runtime import Runtime
 from aiolambda.emulator import Emulator
 
 TRANSPORTS = ("lean", "aiohttp")

@@ -6,8 +6,8 @@ import math
 import orjson
 import pytest
 
-from aiolambda._codec import decode_event, encode_result, is_json
-from aiolambda._errors import RuntimeFault
+from aiolambda._core.codec import decode_event, encode_result, is_json
+from aiolambda._core.errors import RuntimeFault
 
 
 @pytest.mark.parametrize(

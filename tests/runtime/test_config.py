@@ -2,7 +2,7 @@ import dataclasses
 
 import pytest
 
-from aiolambda._config import DEFAULT_TIMEOUT_MARGIN_MS, ConfigError, RuntimeConfig
+from aiolambda._core.config import DEFAULT_TIMEOUT_MARGIN_MS, ConfigError, RuntimeConfig
 
 BASE = {"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001", "_HANDLER": "app.handler"}
 

@@ -3,7 +3,7 @@ import time
 import pytest
 from awslambdaric.lambda_context import LambdaContext
 
-from aiolambda._context import ClientContext, CognitoIdentity, Context, w3c_fields
+from aiolambda._core.context import ClientContext, CognitoIdentity, Context, w3c_fields
 
 
 def make(**overrides: object) -> Context:

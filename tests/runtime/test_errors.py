@@ -4,7 +4,7 @@ import traceback
 
 import orjson
 
-from aiolambda._errors import (
+from aiolambda._core.errors import (
     ErrorReport,
     Redactor,
     RuntimeFault,
@@ -38,7 +38,7 @@ def test_exception_report_matches_awslambdaric_shape() -> None:
 
 
 def test_runtime_frames_are_trimmed() -> None:
-    import aiolambda._codec as codec
+    import aiolambda._core.codec as codec
 
     try:
         codec.decode_event(b"{", "application/json")
@@ -49,7 +49,7 @@ def test_runtime_frames_are_trimmed() -> None:
         codec._default(object())
     except TypeError as exc:
         report = from_exception(exc)
-    assert not any("aiolambda/_codec.py" in line for line in report.stack_trace)
+    assert not any("aiolambda/_core/codec.py" in line for line in report.stack_trace)
     assert any("test_errors.py" in line for line in report.stack_trace)
 
 
@@ -118,8 +118,8 @@ def test_error_report_is_frozen_value() -> None:
 
 import pytest  # noqa: E402
 
-from aiolambda._client import InvalidInvocation, parse_invocation  # noqa: E402
-from aiolambda._transport import HttpResponse  # noqa: E402
+from aiolambda._core.client import InvalidInvocation, parse_invocation  # noqa: E402
+from aiolambda._core.transport import HttpResponse  # noqa: E402
 
 
 @pytest.mark.parametrize(
@@ -172,8 +172,8 @@ def test_deadline_header_parsing(value: str, expected: int | None) -> None:
 
 
 def test_runtime_api_error_bodies_are_redacted_before_being_cut() -> None:
-    from aiolambda._client import RuntimeAPIClient
-    from aiolambda._transport import connect
+    from aiolambda._core.client import RuntimeAPIClient
+    from aiolambda._core.transport import connect
 
     secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
     client = RuntimeAPIClient(connect("lean", "127.0.0.1", 9), Redactor([secret]))

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from aiolambda._errors import InitError
-from aiolambda._handler import is_async_callable, load_handler
+from aiolambda._core.errors import InitError
+from aiolambda._core.handler import is_async_callable, load_handler
 
 _counter = itertools.count()
 

@@ -8,8 +8,8 @@ import os
 import tempfile
 from typing import Any
 
-from aiolambda._context import request_id_var
-from aiolambda._logs import (
+from aiolambda._core.context import request_id_var
+from aiolambda._core.logs import (
     JsonFormatter,
     LogSink,
     SinkHandler,
@@ -86,7 +86,7 @@ def test_json_format_carries_exceptions() -> None:
 
 
 def test_sink_frames_levels_and_redacts() -> None:
-    from aiolambda._errors import Redactor
+    from aiolambda._core.errors import Redactor
 
     secret = "AKIAIOSFODNN7EXAMPLEsecretvalue"
     fd, path = tempfile.mkstemp()

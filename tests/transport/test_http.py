@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aiolambda._http import (
+from aiolambda._core.http import (
     MAX_HEAD_BYTES,
     MAX_HEADERS,
     MAX_STATUS_LINE_BYTES,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from aiolambda._http import HttpParseError, ResponseParser
+from aiolambda._core.http import HttpParseError, ResponseParser
 
 NEXT = (
     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"

@@ -11,8 +11,8 @@ HEAVY = ("aiohttp", "aiolambda.emulator", "aiolambda.cli", "multidict", "yarl")
 
 _PROBE = """
 import json, sys
-import aiolambda._transport_lean
-from aiolambda._transport import connect
+import aiolambda._core.transport_lean
+from aiolambda._core.transport import connect
 connect("lean", "127.0.0.1", 9001)
 print(json.dumps(sorted(sys.modules)))
 """
@@ -35,12 +35,12 @@ def _heavy(names: list[str]) -> list[str]:
 
 def test_lean_transport_imports_nothing_heavy() -> None:
     modules, importtime = _run(_PROBE)
-    assert "aiolambda._transport_lean" in modules
-    assert "aiolambda._http" in modules
+    assert "aiolambda._core.transport_lean" in modules
+    assert "aiolambda._core.http" in modules
     assert _heavy(modules) == []
     # -X importtime lists every module imported, one per line: "import time: ... | name".
     imported = [line.rsplit("|", 1)[-1].strip() for line in importtime.splitlines()]
-    assert "aiolambda._transport_lean" in imported
+    assert "aiolambda._core.transport_lean" in imported
     assert _heavy(imported) == []
 
 

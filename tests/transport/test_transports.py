@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from aiolambda import __version__
-from aiolambda._transport import Connection, TransportError, connect
+from aiolambda._core.transport import Connection, TransportError, connect
 
 from ._server import Reply, Request, Server, ok
 

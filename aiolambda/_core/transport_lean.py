@@ -2,7 +2,7 @@
 
 Per request it does one ``write`` (head and small body together), one zero-timeout
 ``poll`` to notice a connection the server closed while idle, and parses the response
-in ``data_received`` with :class:`aiolambda._http.ResponseParser`. That is the whole
+in ``data_received`` with :class:`aiolambda._core.http.ResponseParser`. That is the whole
 hot path; it imports only the standard library.
 """
 
@@ -14,14 +14,14 @@ import socket
 from typing import TYPE_CHECKING, cast
 
 from aiolambda import __version__
-from aiolambda._http import (
+from aiolambda._core.http import (
     HttpParseError,
     HttpResponse,
     RequestEncoder,
     ResponseParser,
     encode_last_chunk,
 )
-from aiolambda._transport import TransportError
+from aiolambda._core.transport import TransportError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, Callable, Sequence
@@ -168,7 +168,7 @@ def _fail(waiter: asyncio.Future[HttpResponse], message: str, cause: BaseExcepti
 
 
 class LeanConnection:
-    """A :class:`aiolambda._transport.Connection` on a raw ``asyncio.Protocol``.
+    """A :class:`aiolambda._core.transport.Connection` on a raw ``asyncio.Protocol``.
 
     Opened lazily by the first request; reopened by the request after a failure.
     """

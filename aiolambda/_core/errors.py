@@ -24,7 +24,7 @@ from typing import Final
 
 import orjson
 
-from aiolambda import _protocol as p
+from aiolambda._core import protocol as p
 
 _PACKAGE_DIR: Final = os.path.dirname(os.path.realpath(__file__)) + os.sep
 _ERROR_TYPE_TAIL_OK: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")

@@ -3,7 +3,7 @@
 Imported only when chosen: ``import aiohttp`` costs ~0.2 s at cold start. The session
 keeps one pooled connection, never times out (``/next`` may span a freeze) and sends no
 headers of its own beyond ``Host``, ``User-Agent`` and ``Content-Length``. Every aiohttp
-exception is translated to :class:`aiolambda._transport.TransportError` here.
+exception is translated to :class:`aiolambda._core.transport.TransportError` here.
 
 aiohttp cannot send request trailers, so :meth:`AiohttpConnection.request_streaming`
 raises ``NotImplementedError``.
@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 import aiohttp
 
 from aiolambda import __version__
-from aiolambda._http import MAX_HEAD_BYTES, MAX_STATUS_LINE_BYTES, HttpResponse, check_request
-from aiolambda._transport import TransportError
+from aiolambda._core.http import MAX_HEAD_BYTES, MAX_STATUS_LINE_BYTES, HttpResponse, check_request
+from aiolambda._core.transport import TransportError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, Callable, Sequence
@@ -31,7 +31,7 @@ _LARGE_BODY_BYTES = 1 << 20
 
 
 class AiohttpConnection:
-    """A :class:`aiolambda._transport.Connection` on ``aiohttp.ClientSession``."""
+    """A :class:`aiolambda._core.transport.Connection` on ``aiohttp.ClientSession``."""
 
     __slots__ = ("_base", "_busy", "_session")
 

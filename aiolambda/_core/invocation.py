@@ -1,4 +1,4 @@
-"""One invocation: event in, :class:`Response` or :class:`~aiolambda._errors.ErrorReport` out.
+"""One invocation: event in, :class:`Response` or :class:`~aiolambda._core.errors.ErrorReport` out.
 
 The handler runs under the invocation's deadline. ``margin`` before Lambda's
 deadline (``AIOLAMBDA_TIMEOUT_MARGIN_MS``, at most a quarter of the time the
@@ -24,11 +24,11 @@ from typing import Any, Final
 
 import orjson
 
-from aiolambda import _protocol as p
-from aiolambda._client import Invocation
-from aiolambda._codec import decode_event, encode_result
-from aiolambda._config import RuntimeConfig
-from aiolambda._context import (
+from aiolambda._core import protocol as p
+from aiolambda._core.client import Invocation
+from aiolambda._core.codec import decode_event, encode_result
+from aiolambda._core.config import RuntimeConfig
+from aiolambda._core.context import (
     ClientContext,
     CognitoIdentity,
     Context,
@@ -37,14 +37,14 @@ from aiolambda._context import (
     trace_id_var,
     w3c_fields,
 )
-from aiolambda._errors import (
+from aiolambda._core.errors import (
     ErrorReport,
     Redactor,
     RuntimeFault,
     from_exception,
     from_fault,
 )
-from aiolambda._handler import Handler
+from aiolambda._core.handler import Handler
 
 _NO_DEADLINE_MS: Final = 15 * 60 * 1000  # Lambda's longest timeout, for a missing header
 _MAX_SYNC_THREADS: Final = 64

@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from aiolambda import _protocol as p
-from aiolambda._transport import TRANSPORT_KINDS
+from aiolambda._core import protocol as p
+from aiolambda._core.transport import TRANSPORT_KINDS
 
 DEFAULT_TIMEOUT_MARGIN_MS = 500
 LOOPS = ("auto", "uvloop", "asyncio")

@@ -14,14 +14,14 @@ import signal
 from collections.abc import Callable
 from typing import Any, Final
 
-from aiolambda import _protocol as p
-from aiolambda._client import InvalidInvocation, Invocation, RuntimeAPIClient, parse_invocation
-from aiolambda._config import RuntimeConfig
-from aiolambda._context import request_id_var, tenant_id_var, trace_id_var
-from aiolambda._errors import ErrorReport, RuntimeAPIError, RuntimeFault, from_fault
-from aiolambda._invocation import Invoker, Outcome, Response
-from aiolambda._logs import LogSink, format_error_for_log
-from aiolambda._transport import Connection, connect
+from aiolambda._core import protocol as p
+from aiolambda._core.client import InvalidInvocation, Invocation, RuntimeAPIClient, parse_invocation
+from aiolambda._core.config import RuntimeConfig
+from aiolambda._core.context import request_id_var, tenant_id_var, trace_id_var
+from aiolambda._core.errors import ErrorReport, RuntimeAPIError, RuntimeFault, from_fault
+from aiolambda._core.invocation import Invoker, Outcome, Response
+from aiolambda._core.logs import LogSink, format_error_for_log
+from aiolambda._core.transport import Connection, connect
 
 log = logging.getLogger("aiolambda")
 

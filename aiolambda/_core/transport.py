@@ -6,7 +6,7 @@ then ``POST …/response`` or ``…/error``, then ``/next`` again. :func:`connec
 a :class:`Connection` for that conversation:
 
 * ``"lean"`` (default): an ``asyncio.Protocol`` with the sans-I/O parser of
-  :mod:`aiolambda._http`; a few µs per request and nothing heavy to import.
+  :mod:`aiolambda._core.http`; a few µs per request and nothing heavy to import.
 * ``"aiohttp"``: an ``aiohttp.ClientSession``, for users who want aiohttp's battle-tested
   HTTP stack; it costs ~0.2 s of imports at cold start and more per request.
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Final, Protocol
 
-from aiolambda._http import HttpResponse
+from aiolambda._core.http import HttpResponse
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, Callable, Sequence
@@ -105,11 +105,11 @@ def connect(kind: str, host: str, port: int) -> Connection:
     ``TransportError(sent=False)``.
     """
     if kind == "lean":
-        from aiolambda._transport_lean import LeanConnection
+        from aiolambda._core.transport_lean import LeanConnection
 
         return LeanConnection(host, port)
     if kind == "aiohttp":
-        from aiolambda._transport_aiohttp import AiohttpConnection
+        from aiolambda._core.transport_aiohttp import AiohttpConnection
 
         return AiohttpConnection(host, port)
     raise ValueError(f"unknown transport {kind!r}; expected one of {', '.join(TRANSPORT_KINDS)}")

@@ -21,8 +21,8 @@ from typing import Any, Final
 
 import orjson
 
-from aiolambda._context import request_id_var, tenant_id_var, trace_id_var
-from aiolambda._errors import NO_REDACTION, Redactor
+from aiolambda._core.context import request_id_var, tenant_id_var, trace_id_var
+from aiolambda._core.errors import NO_REDACTION, Redactor
 
 _FRAME_TEXT: Final = 0xA55A0003
 _FRAME_JSON: Final = 0xA55A0002

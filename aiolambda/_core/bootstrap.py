@@ -19,11 +19,11 @@ import subprocess
 import sys
 from collections.abc import Callable, Sequence
 
-from aiolambda import _protocol as p
-from aiolambda._config import ConfigError, RuntimeConfig
-from aiolambda._errors import InitError, Redactor, from_exception, from_fault
-from aiolambda._handler import Handler, load_handler
-from aiolambda._logs import LogSink, configure_logging, format_error_for_log
+from aiolambda._core import protocol as p
+from aiolambda._core.config import ConfigError, RuntimeConfig
+from aiolambda._core.errors import InitError, Redactor, from_exception, from_fault
+from aiolambda._core.handler import Handler, load_handler
+from aiolambda._core.logs import LogSink, configure_logging, format_error_for_log
 
 EXIT_INIT_ERROR = 1
 EXIT_USAGE = 2
@@ -84,8 +84,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _serve(config: RuntimeConfig, sink: LogSink, redact: Redactor) -> int:
     # Imported here: the transport and runtime are not needed to print usage or config errors.
-    from aiolambda._invocation import Invoker, SyncExecutor
-    from aiolambda._runtime import Runtime
+    from aiolambda._core.invocation import Invoker, SyncExecutor
+    from aiolambda._core.runtime import Runtime
 
     handler = await _load_or_report(config, sink, redact)
     if handler is None:
@@ -118,9 +118,9 @@ async def _load_or_report(config: RuntimeConfig, sink: LogSink, redact: Redactor
             json=config.log_format == "JSON",
         )
     )
-    from aiolambda._client import RuntimeAPIClient
-    from aiolambda._errors import RuntimeAPIError
-    from aiolambda._transport import connect
+    from aiolambda._core.client import RuntimeAPIClient
+    from aiolambda._core.errors import RuntimeAPIError
+    from aiolambda._core.transport import connect
 
     client = RuntimeAPIClient(
         connect(config.transport, config.runtime_api_host, config.runtime_api_port), redact

@@ -15,8 +15,8 @@ from typing import Any, Final
 
 import orjson
 
-from aiolambda import _protocol as p
-from aiolambda._errors import RuntimeFault
+from aiolambda._core import protocol as p
+from aiolambda._core.errors import RuntimeFault
 
 # Python's json turns int/float/bool/None keys into strings; orjson does too with this.
 _DUMPS_OPTIONS: Final = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY

@@ -14,9 +14,9 @@ import asyncio
 import logging
 from typing import Final, NamedTuple
 
-from aiolambda import _protocol as p
-from aiolambda._errors import NO_REDACTION, ErrorReport, Redactor, RuntimeAPIError
-from aiolambda._transport import Connection, HttpResponse, TransportError
+from aiolambda._core import protocol as p
+from aiolambda._core.errors import NO_REDACTION, ErrorReport, Redactor, RuntimeAPIError
+from aiolambda._core.transport import Connection, HttpResponse, TransportError
 
 log = logging.getLogger("aiolambda")
 

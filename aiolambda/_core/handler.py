@@ -1,7 +1,7 @@
 """Handler loading, compatible with awslambdaric's handler strings.
 
 ``"dir/sub.module.function"`` is split at the last dot; ``/`` in the module part
-becomes ``.``. Failures raise :class:`~aiolambda._errors.InitError` with
+becomes ``.``. Failures raise :class:`~aiolambda._core.errors.InitError` with
 awslambdaric's error types, which the bootstrap posts to ``/runtime/init/error``.
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiolambda import _protocol as p
-from aiolambda._errors import InitError
+from aiolambda._core import protocol as p
+from aiolambda._core.errors import InitError
 
 HandlerFunc = Callable[[Any, Any], Any]
 
