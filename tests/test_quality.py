@@ -54,3 +54,20 @@ def test_runtime_entry_imports_nothing_heavy() -> None:
     result = run(sys.executable, "-c", code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def _readme_commands() -> list[str]:
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("```console\n", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip()]
+
+
+def test_readme_opens_with_the_two_commands_and_ci_runs_the_second_verbatim() -> None:
+    setup, tests = _readme_commands()
+    assert "pip install -e . " in setup, "the quick start installs only the runtime"
+    assert "aiolambda invoke" in setup
+    assert tests.endswith("python -m pytest -q")
+    assert "-c constraints.txt" in tests, "the dev tools are pinned"
+    ci = (REPO / ".ci" / "run").read_text()
+    assert tests in ci.splitlines()
+    assert "venv" in ci, "CI installs into a virtual environment of its own"
