@@ -7,13 +7,14 @@ Write ``async def handler(event, context)`` (plain ``def`` works too) and run it
 
 from __future__ import annotations
 
-from aiolambda._context import (
+from aiolambda._core.context import (
     ClientContext,
     CognitoIdentity,
     Context,
     current_request_id,
     current_trace_id,
 )
+from aiolambda.streaming import StreamingResponse
 
 __version__ = "0.1.0"
 
@@ -21,6 +22,7 @@ __all__ = [
     "ClientContext",
     "CognitoIdentity",
     "Context",
+    "StreamingResponse",
     "__version__",
     "current_request_id",
     "current_trace_id",
