@@ -40,6 +40,20 @@ def add_function_options(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="extra environment variable for the runtime (repeatable)",
     )
+    parser.add_argument(
+        "--snapstart",
+        action="store_true",
+        help="SnapStart: AWS_LAMBDA_INITIALIZATION_TYPE=snap-start; /restore/next is answered "
+        "when the first invocation arrives, and its REPORT shows the Restore Duration",
+    )
+    parser.add_argument(
+        "--snapshot-pause-ms",
+        type=int,
+        default=0,
+        metavar="MS",
+        help="with --snapstart: hold /restore/next this long after the first invocation "
+        "arrives, as restoring a snapshot takes time (default: 0)",
+    )
     parser.usage = "%(prog)s HANDLER [options] [-- BOOTSTRAP ...]"
     parser.description = (
         f"{parser.description or ''}. Everything after '--' is the command run as the "
@@ -81,7 +95,13 @@ def parse_env(pairs: list[str]) -> dict[str, str]:
 
 def emulator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """Keyword arguments for ``Emulator`` from the parsed shared options."""
+    if args.snapshot_pause_ms < 0:
+        raise ValueError(f"--snapshot-pause-ms must not be negative, got {args.snapshot_pause_ms}")
+    if args.snapshot_pause_ms and not args.snapstart:
+        raise ValueError("--snapshot-pause-ms needs --snapstart")
     return {
+        "snapstart": args.snapstart,
+        "snapshot_pause": args.snapshot_pause_ms / 1000,
         "task_root": args.task_root,
         "bootstrap": list(args.bootstrap) or None,
         "timeout": args.timeout,

@@ -62,6 +62,14 @@ class Emulator:
     time (a second ``/next`` meanwhile gets 403), with ``concurrency=N`` up to N,
     as on Lambda Managed Instances. :meth:`invoke` always returns: a timeout gives a
     ``Sandbox.Timedout`` error, a dead runtime a ``Runtime.ExitError``.
+
+    ``snapstart=True`` starts the runtime with ``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start``
+    (and, as Lambda does for SnapStart, without the log group and stream variables).
+    Its ``GET /runtime/restore/next`` is the snapshot: it is answered when the first
+    invocation arrives, ``snapshot_pause`` seconds later, and that invocation's REPORT
+    line carries ``Restore Duration`` and ``Billed Restore Duration``. A failed hook
+    reaches that invocation as its error (``Runtime.BeforeSnapshotError`` or
+    ``Runtime.AfterRestoreError``). Without ``snapstart`` the route answers 403.
     """
 
     def __init__(
@@ -83,9 +91,13 @@ class Emulator:
         region: str | None = None,
         log_stream: IO[str] | None = None,
         record: bool = True,
+        snapstart: bool = False,
+        snapshot_pause: float = 0.0,
     ) -> None:
         if timeout <= 0 or init_timeout <= 0:
             raise ValueError("timeouts must be positive")
+        if snapshot_pause < 0:
+            raise ValueError("snapshot_pause must not be negative")
         if concurrency is not None and concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         if spawn and bootstrap is None and not handler:
@@ -106,6 +118,7 @@ class Emulator:
         self.port = port
         self.runtime_api_port = runtime_api_port
         self.region = region or os.environ.get("AWS_REGION") or DEFAULT_REGION
+        self.snapstart = snapstart
         self._extra_env = dict(env or {})
         self._logs = LogBuffer(log_stream)
         self._config = EngineConfig(
@@ -117,6 +130,8 @@ class Emulator:
             region=self.region,
             handler=handler,
             record=record,
+            snapstart=snapstart,
+            snapshot_pause=snapshot_pause,
         )
         self._engine: Engine | None = None
         self._runtime_server: HTTPServer | None = None
@@ -203,6 +218,10 @@ class Emulator:
             lambda_env[p.ENV_HANDLER] = self.handler
         if self.concurrency is not None:
             lambda_env[p.ENV_MAX_CONCURRENCY] = str(self.concurrency)
+        if self.snapstart:
+            lambda_env[p.ENV_INITIALIZATION_TYPE] = p.INIT_TYPE_SNAP_START
+            # Not set for SnapStart functions: a restored copy would carry stale values.
+            del lambda_env[p.ENV_LOG_GROUP], lambda_env[p.ENV_LOG_STREAM]
         inherited = {
             k: v
             for k, v in os.environ.items()
