@@ -352,6 +352,10 @@ class Emulator:
             raise RuntimeError("the emulator runs with record=False")
         await self.engine.wait_for_requests(n)
 
+    async def wait_for_snapshot(self) -> None:
+        """SnapStart: return once the runtime's ``/restore/next`` is pending (its snapshot)."""
+        await self.engine.wait_for_snapshot()
+
     @property
     def init_error(self) -> Any:
         """The last ``/runtime/init/error`` document (parsed JSON), or ``None``."""

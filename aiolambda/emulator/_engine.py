@@ -290,6 +290,9 @@ class Engine:
     def answers(self, request_id: str) -> list[RecordedRequest]:
         return list(self._answers.get(request_id, ()))
 
+    async def wait_for_snapshot(self) -> None:
+        await self._snap.snapshot.wait()
+
     @property
     def has_work(self) -> bool:
         return bool(self._queue) or bool(self._running)
@@ -766,6 +769,7 @@ class Engine:
         if snap.state is not None or self.initialised or self._init_error_posted:
             return _snap_refusal("RestoreReady")
         snap.state = "snapshot"
+        snap.snapshot.set()
         self._update_watchdog()
         hangup = asyncio.ensure_future(conn.wait_disconnect())
         try:
@@ -871,13 +875,14 @@ class Engine:
 class _SnapStartState:
     """Where the current runtime process is in SnapStart's init -> snapshot -> restore."""
 
-    __slots__ = ("answered", "report", "restore_started", "state", "work")
+    __slots__ = ("answered", "report", "restore_started", "snapshot", "state", "work")
 
     def __init__(self) -> None:
         # None: no /restore/next yet; "snapshot": it is pending; "restoring": answered,
         # after-restore hooks running; "restored": /next came; "failed": /restore/error.
         self.state: str | None = None
         self.work = asyncio.Event()
+        self.snapshot = asyncio.Event()  # set once /restore/next is pending
         self.restore_started = 0.0
         self.answered = 0.0
         self.report: tuple[float, float] | None = None

@@ -15,7 +15,6 @@ async def close_pool() -> None:
     EVENTS.append("async-before")
 
 
-@register_after_restore
 async def reopen_pool(name: str) -> None:
     LOOPS.add(id(asyncio.get_running_loop()))
     await asyncio.sleep(0)
