@@ -153,3 +153,16 @@ async def test_the_emulators_restore_routes_follow_rapids_states() -> None:
         result = await invocation
         assert result.payload == b'"ok"'
         assert "Restore Duration" in report_line(result.logs)
+
+
+async def test_the_sigterm_extension_registers_before_the_snapshot() -> None:
+    env = {"AIOLAMBDA_ENABLE_SIGTERM": "1"}
+    async with snap_emulator("aiolambda", "fn.snap_hooks.handler", env=env) as emu:
+        result = await emu.invoke({})
+        assert result.ok, result.payload
+        assert result.json()["events"] == SYNC_HOOKS
+        paths = [r.path for r in emu.requests]
+        # Lambda closes extension registration at the snapshot: register comes first.
+        assert paths[:3] == [p.EXTENSION_REGISTER_PATH, p.RESTORE_NEXT_PATH, p.NEXT_PATH]
+        assert emu.extensions == ["aiolambda-sigterm"]
+    assert emu.returncode == 0  # SIGTERM at shutdown still ends it cleanly

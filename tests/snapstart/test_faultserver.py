@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from aiolambda._core import protocol as p
 from tests.reliability._faultserver import Event, Fault, FaultServer
 from tests.reliability._runner import child_env, finish, spawn, stop
@@ -23,9 +25,13 @@ def snap_env(api: str, handler: str, **extra: str) -> dict[str, str]:
     )
 
 
-async def test_nothing_polls_before_the_restore_and_the_snapshot_connection_is_dropped() -> None:
+@pytest.mark.parametrize("transport", ["lean", "aiohttp"])
+async def test_nothing_polls_before_the_restore_and_the_snapshot_connection_is_dropped(
+    transport: str,
+) -> None:
     async with FaultServer(hold_restore=True) as server:
-        proc = await spawn(snap_env(server.runtime_api, "fn.snap_hooks.handler"))
+        env = snap_env(server.runtime_api, "fn.snap_hooks.handler", AIOLAMBDA_TRANSPORT=transport)
+        proc = await spawn(env)
         try:
             assert server.restore_arrived is not None
             await server.restore_arrived.wait()
@@ -84,10 +90,12 @@ async def test_all_pollers_start_after_the_restore() -> None:
         assert len({r.conn for r in server.requests if r.kind == "next"}) == 3
 
 
-async def test_a_refused_restore_next_is_a_before_snapshot_error() -> None:
+@pytest.mark.parametrize("transport", ["lean", "aiohttp"])
+async def test_a_refused_restore_next_is_a_before_snapshot_error(transport: str) -> None:
     faults = {("restore_next", 1): Fault("status", status=403)}
     async with FaultServer(faults=faults) as server:
-        proc = await spawn(snap_env(server.runtime_api, "fn.plain.handler"))
+        env = snap_env(server.runtime_api, "fn.plain.handler", AIOLAMBDA_TRANSPORT=transport)
+        proc = await spawn(env)
         code, output = await finish(proc)
     assert code == 64, output
     posts = [r for r in server.requests if r.kind == "init_error"]
