@@ -26,7 +26,7 @@ def snap_env(api: str, handler: str, **extra: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("transport", ["lean", "aiohttp"])
-async def test_nothing_polls_before_the_restore_and_the_snapshot_connection_is_dropped(
+async def test_the_connection_open_across_the_snapshot_is_never_used_again(
     transport: str,
 ) -> None:
     async with FaultServer(hold_restore=True) as server:
