@@ -37,6 +37,7 @@ import asyncio
 import dataclasses
 import inspect
 import logging
+import os
 import sys
 from collections.abc import Callable
 from typing import Any, Final
@@ -118,6 +119,7 @@ class SnapStart:
             await run_after_restore()
         except BaseException as exc:
             _reraise_own_cancellation(exc)
+            self._refresh_secrets()
             report = self._report(exc, p.AFTER_RESTORE_ERROR)
             client = self._client()
             try:
@@ -125,7 +127,13 @@ class SnapStart:
             finally:
                 await client.close()
             return EXIT_AFTER_RESTORE_ERROR
+        self._refresh_secrets()
         return 0
+
+    def _refresh_secrets(self) -> None:
+        # The redactor was built from the environment at init; a hook may have put fresh
+        # credentials there for this restored environment: never let those reach a log.
+        self._redact.extend(os.environ[n] for n in p.SECRET_ENV_NAMES if n in os.environ)
 
     def _report(self, exc: BaseException, header_type: str) -> ErrorReport:
         report = from_exception(exc, "", self._redact)

@@ -166,3 +166,16 @@ async def test_the_sigterm_extension_registers_before_the_snapshot() -> None:
         assert paths[:3] == [p.EXTENSION_REGISTER_PATH, p.RESTORE_NEXT_PATH, p.NEXT_PATH]
         assert emu.extensions == ["aiolambda-sigterm"]
     assert emu.returncode == 0  # SIGTERM at shutdown still ends it cleanly
+
+
+async def test_credentials_set_by_an_after_restore_hook_are_redacted() -> None:
+    async with snap_emulator("aiolambda", "fn.snap_new_creds.handler") as emu:
+        result = await emu.invoke({})
+        assert result.error_type == "Function.RuntimeError"
+        doc = result.json()
+        assert doc["errorMessage"] == "denied for token ***"
+        assert "FRESHSECRET" not in result.payload.decode()
+        # Redaction covers error reports and the runtime's own logs, not user prints.
+        assert "FRESHSECRET" not in "".join(
+            line for line in result.logs.splitlines() if not line.startswith("using ")
+        )
