@@ -28,7 +28,8 @@ it is closed as soon as the answer arrives; the invocation pollers open theirs a
 the restore, and an after-restore error goes out on a fresh one too. The SIGTERM
 extension's ``/event/next`` long-poll stays pending across the snapshot on purpose:
 Lambda refuses a second ``/event/next`` from an extension that is already waiting,
-and that poll never carries an invocation.
+and that poll never carries an invocation. The credential redactor, built from the
+environment at init, re-reads it after the after-restore hooks.
 """
 
 from __future__ import annotations
