@@ -96,8 +96,10 @@ class Emulator:
     ) -> None:
         if timeout <= 0 or init_timeout <= 0:
             raise ValueError("timeouts must be positive")
-        if snapshot_pause < 0:
-            raise ValueError("snapshot_pause must not be negative")
+        if not 0 <= snapshot_pause < init_timeout:
+            # The pause and the after-restore hooks share the init budget, as on Lambda
+            # the restore (snapshot load, runtime, hooks) has a limit of its own.
+            raise ValueError("snapshot_pause must be at least 0 and below init_timeout")
         if concurrency is not None and concurrency < 1:
             raise ValueError("concurrency must be at least 1")
         if spawn and bootstrap is None and not handler:

@@ -344,6 +344,7 @@ class Engine:
         self._queue.clear()
         for waiter in self._waiters:
             waiter.cancel()
+        self._snap.work.set()  # a pending /restore/next gets its 500 now
         for _, fut in [*self._next_watchers, *self._record_watchers]:
             if not fut.done():
                 fut.cancel()

@@ -179,3 +179,18 @@ async def test_credentials_set_by_an_after_restore_hook_are_redacted() -> None:
         assert "FRESHSECRET" not in "".join(
             line for line in result.logs.splitlines() if not line.startswith("using ")
         )
+
+
+async def test_a_stuck_after_restore_hook_times_the_invocation_out() -> None:
+    emu = snap_emulator("aiolambda", "fn.snap_stuck.handler", init_timeout=0.5)
+    async with emu:
+        result = await emu.invoke({})
+        assert result.error_type == p.SANDBOX_TIMEDOUT
+        assert "hook stuck" in emu.logs  # it had started: the restore did happen
+
+
+def test_the_snapshot_pause_must_fit_the_init_timeout() -> None:
+    with pytest.raises(ValueError, match="snapshot_pause"):
+        Emulator("fn.plain.handler", snapstart=True, snapshot_pause=10.0)
+    with pytest.raises(ValueError, match="snapshot_pause"):
+        Emulator("fn.plain.handler", snapstart=True, snapshot_pause=-1)
