@@ -194,3 +194,30 @@ def test_the_snapshot_pause_must_fit_the_init_timeout() -> None:
         Emulator("fn.plain.handler", snapstart=True, snapshot_pause=10.0)
     with pytest.raises(ValueError, match="snapshot_pause"):
         Emulator("fn.plain.handler", snapstart=True, snapshot_pause=-1)
+
+
+# -- intended differences from AWS's runtime, pinned ----------------------------------
+
+
+async def test_awslambdaric_calls_async_hooks_without_awaiting_them() -> None:
+    async with snap_emulator("awslambdaric", "fn.snap_async.sync_handler") as emu:
+        result = await emu.invoke({})
+        assert result.ok, result.payload
+        # Only the plain hook did its work; aiolambda awaits all three (test above).
+        assert result.json()["events"] == ["sync-after"]
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+async def test_a_plain_hook_runs_on_the_loops_thread(runtime: str) -> None:
+    # Under aiolambda hooks run where the module's own init code ran, inside the running
+    # loop, so asyncio.run() there fails as it would at the module's top level.
+    async with snap_emulator(runtime, "fn.snap_asyncio_run.handler") as emu:
+        result = await emu.invoke({})
+        if runtime == "awslambdaric":
+            assert result.json()["events"] == ["flushed"]
+        else:
+            assert result.error_type == p.BEFORE_SNAPSHOT_ERROR
+            assert (
+                "asyncio.run() cannot be called from a running event loop"
+                in (result.json()["errorMessage"])
+            )

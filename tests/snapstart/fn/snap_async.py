@@ -32,3 +32,8 @@ def reseed() -> None:
 async def handler(event: object, context: object) -> dict[str, object]:
     LOOPS.add(id(asyncio.get_running_loop()))
     return {"events": EVENTS, "loops": len(LOOPS)}
+
+
+def sync_handler(event: object, context: object) -> dict[str, object]:
+    """For awslambdaric, which runs only plain functions."""
+    return {"events": EVENTS}
