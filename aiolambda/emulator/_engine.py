@@ -815,7 +815,7 @@ class Engine:
         name = req.headers.get(p.H_EXTENSION_NAME.lower(), "")
         if not name:
             return _error_response(400, "InvalidRequest", "missing Lambda-Extension-Name")
-        if self.initialised:
+        if self.initialised or self._snap.state is not None:  # SnapStart: before the snapshot
             return _error_response(
                 403, "InvalidStateTransition", "extensions register before the runtime is ready"
             )

@@ -144,6 +144,11 @@ async def test_the_emulators_restore_routes_follow_rapids_states() -> None:
         assert status == 403
         status, _, _ = await rt.request("GET", p.RESTORE_NEXT_PATH)
         assert status == 403
+        # Registration closes at the snapshot, as in RAPID.
+        status, _, _ = await rt.request(
+            "POST", p.EXTENSION_REGISTER_PATH, b"{}", {p.H_EXTENSION_NAME: "late"}
+        )
+        assert status == 403
         assert not pending.done()
         invocation = emu.submit({"x": 1})
         status, _, body = await pending
