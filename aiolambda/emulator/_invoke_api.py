@@ -169,4 +169,24 @@ def make_app(engine: Engine, new_request_id: Callable[[], str]) -> web.Applicati
 
     app = web.Application(client_max_size=_DISCARD_CAP)
     app.router.add_post(_INVOKE_ROUTE, invoke)
+    _add_streaming_routes(app, engine, new_request_id)
     return app
+
+
+def _add_streaming_routes(
+    app: web.Application, engine: Engine, new_request_id: Callable[[], str]
+) -> None:
+    """``InvokeWithResponseStream`` and the Function URL endpoint (see ``_streaming``)."""
+    from aiolambda.emulator._streaming import (
+        FUNCTION_URL_PREFIX,
+        STREAM_INVOKE_ROUTE,
+        make_function_url,
+        make_stream_invoke,
+    )
+
+    app.router.add_post(
+        STREAM_INVOKE_ROUTE, make_stream_invoke(engine, new_request_id, _known_name)
+    )
+    url = make_function_url(engine, new_request_id)
+    app.router.add_route("*", FUNCTION_URL_PREFIX, url)
+    app.router.add_route("*", FUNCTION_URL_PREFIX + "/{tail:.*}", url)
