@@ -57,8 +57,9 @@ def test_event_stream_framing_matches_botocore() -> None:
     from botocore.eventstream import EventStreamBuffer
 
     message = encode_event("PayloadChunk", b"\x00hello", "application/octet-stream")
-    total, headers_len, prelude_crc = struct.unpack(">III", message[:12])
+    total, headers_length, prelude_crc = struct.unpack(">III", message[:12])
     assert total == len(message) and prelude_crc == zlib.crc32(message[:8])
+    assert headers_length == len(message) - 16 - len(b"\x00hello")
     buffer = EventStreamBuffer()
     buffer.add_data(message)
     (parsed,) = list(buffer)
@@ -176,7 +177,8 @@ async def test_function_url_streams_the_prelude_as_an_http_response() -> None:
 
     async with running(handler, transport="lean") as r, aiohttp.ClientSession() as http:
         url = f"{r.emu.endpoint_url}/lambda-url/items/7?q=x&q=y"
-        async with http.post(url, data=b'{"in": 1}', headers={"Cookie": "c=3; d=4", "Content-Type": "application/json"}) as resp:
+        headers = {"Cookie": "c=3; d=4", "Content-Type": "application/json"}
+        async with http.post(url, data=b'{"in": 1}', headers=headers) as resp:
             assert resp.status == 207
             assert resp.headers["Content-Type"] == "text/event-stream"
             assert resp.headers["X-Trace"] == "t1"
@@ -238,4 +240,3 @@ async def test_function_url_error_mid_stream_cuts_the_response() -> None:
         # the runtime is still serving
         async with http.get(f"{r.emu.endpoint_url}/lambda-url/") as resp:
             assert resp.status == 200
-
