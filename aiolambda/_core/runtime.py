@@ -221,14 +221,16 @@ class Runtime:
         await client.post_error(inv, outcome)
 
     async def _post_stream(self, client: RuntimeAPIClient, inv: Invocation, stream: Stream) -> None:
+        def trailers() -> list[tuple[str, str]]:
+            # Logged before the body ends, as an error is before it is posted.
+            if stream.error is not None:
+                self._log_error(stream.error)
+            return stream.trailers()
+
         try:
-            status = await client.post_stream(
-                inv, stream.content_type, stream.chunks(), stream.trailers
-            )
+            status = await client.post_stream(inv, stream.content_type, stream.chunks(), trailers)
         finally:
             await stream.aclose()
-        if stream.error is not None:
-            self._log_error(stream.error)
         if status == p.STATUS_PAYLOAD_TOO_LARGE:
             log.error("the streamed response of %s was over Lambda's limit", inv.request_id)
 
