@@ -241,3 +241,69 @@ async def test_async_handler_returning_a_generator_streams(transport: str) -> No
         result = await r.emu.invoke({"n": 5})
         _stream_post(r, result)
         assert result.payload == b"0,1,2,3,4,"
+
+
+async def test_deadline_while_the_runtime_is_sending_never_cancels_the_transport() -> None:
+    # Under back-pressure the deadline can pass while the runtime, not user code, holds
+    # the task (waiting to drain). The task must not be cancelled there (that would
+    # drop the connection mid-body); the stream stops before user code resumes instead.
+    import time
+
+    from aiolambda._core.client import Invocation
+    from aiolambda._core.config import RuntimeConfig
+    from aiolambda._core.errors import Redactor
+    from aiolambda._core.handler import Handler
+    from aiolambda._core.invocation import Invoker
+    from aiolambda._core.stream import Stream
+
+    resumed: list[str] = []
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            yield b"one"
+            resumed.append("after one")
+            yield b"two"
+        finally:
+            resumed.append("closed")
+
+    async def handler(event: Any, context: Any) -> StreamingResponse:
+        return StreamingResponse(body())
+
+    config = RuntimeConfig.from_environ(
+        {
+            "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9",
+            "_HANDLER": "test.handler",
+            "AIOLAMBDA_TIMEOUT_MARGIN_MS": "400",
+        }
+    )
+    invoker = Invoker(
+        config,
+        Handler(func=handler, is_async=True, name="test.handler"),
+        executor=None,
+        redact=Redactor(()),
+        log_writer=lambda _: None,
+    )
+    task = asyncio.current_task()
+    assert task is not None
+    deadline_ms = int(time.time() * 1000) + 2000  # cancellation point: 400 ms before it
+    inv = Invocation("rid-1", deadline_ms, "arn", None, None, None, None, None, None, b"{}")
+    stream = await invoker.run(inv, task)
+    assert isinstance(stream, Stream)
+    chunks = stream.chunks()
+    assert (await anext(chunks)).endswith(b"\0" * 8)  # the prelude: no user code yet
+    assert await anext(chunks) == b"one"
+    # Now "in the transport" (not in user code) until the cancellation point has passed.
+    watch = stream._watch
+    assert watch is not None
+    for _ in range(400):  # bounded: at most ~4 s
+        if watch.fired:
+            break
+        await asyncio.sleep(0.01)
+    assert watch.fired
+    assert task.cancelling() == 0  # the transport's await was not cancelled
+    assert [c async for c in chunks] == []  # user code is not resumed after the deadline
+    assert resumed == []
+    assert stream.trailers()[0] == (p.H_ERROR_TYPE, p.FUNCTION_TIMEOUT)
+    await stream.aclose()
+    assert resumed == ["closed"]  # its finally block ran
+    assert task.cancelling() == 0
