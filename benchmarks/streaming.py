@@ -40,6 +40,7 @@ class Sample:
     ttfb_ms: float
     total_ms: float
     size: int
+    cpu_s: float  # CPU time of the runtime's main thread (its event loop)
 
     @property
     def mb_per_s(self) -> float:
@@ -57,16 +58,25 @@ async def one(emu: Emulator, mode: str, size: int, chunk: int, pause_ms: float) 
         received += len(data)
 
     event = {"mode": mode, "size": size, "chunk": chunk, "pause_ms": pause_ms}
+    cpu_before = cpu_seconds(emu.pid)
     start = time.perf_counter()
     result = await emu.invoke(event, on_chunk=on_chunk)
     end = time.perf_counter()
+    cpu = cpu_seconds(emu.pid) - cpu_before
     if not result.ok:
         raise SystemExit(f"{mode} {size} B failed: {result.error_type} {result.payload[:200]!r}")
     got = received if result.streamed else len(result.payload)
     if result.streamed != (mode == "streamed") or got != size:
         raise SystemExit(f"{mode} {size} B: got {got} B (streamed={result.streamed})")
     ttfb = (first[0] if first else end) - start  # buffered: nothing arrives before the end
-    return Sample(ttfb * 1000, (end - start) * 1000, size)
+    return Sample(ttfb * 1000, (end - start) * 1000, size, cpu)
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """CPU time of the process's main thread (ns resolution: the runtime's event loop)."""
+    if pid is None:
+        return 0.0
+    return int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
 
 
 def peak_rss_mb(pid: int | None) -> float:
@@ -82,7 +92,8 @@ def row(name: str, samples: list[Sample]) -> str:
     ttfb = statistics.median(s.ttfb_ms for s in samples)
     total = statistics.median(s.total_ms for s in samples)
     rate = statistics.median(s.mb_per_s for s in samples)
-    return f"| {name} | {ttfb:.2f} | {total:.1f} | {rate:.0f} |"
+    cpu_per_mb = sum(s.cpu_s for s in samples) * 1000 / (sum(s.size for s in samples) / MB)
+    return f"| {name} | {ttfb:.2f} | {total:.1f} | {rate:.0f} | {cpu_per_mb:.2f} |"
 
 
 async def main(reps: int, big_mb: float, chunk_kib: int, sizes_mb: list[float]) -> None:
@@ -114,8 +125,8 @@ async def main(reps: int, big_mb: float, chunk_kib: int, sizes_mb: list[float]) 
         f"runtime child: python -m aiolambda (uvloop, lean); {chunk_kib} KiB chunks; "
         f"{reps} alternating repetitions; medians\n"
     )
-    print("| response | TTFB ms | total ms | MB/s |")
-    print("|---|---:|---:|---:|")
+    print("| response | TTFB ms | total ms | MB/s | runtime CPU ms/MB |")
+    print("|---|---:|---:|---:|---:|")
     for label, _size, _pause in cases:
         print(row(f"{label}, buffered", table[(label, "buffered")]))
         print(row(f"{label}, streamed", table[(label, "streamed")]))
