@@ -422,3 +422,28 @@ async def test_streams_in_flight_at_once_on_managed_instances(transport: str) ->
         assert not a.done()
         gates["a"].set()
         assert (await a).payload == b"a1,a2"
+
+
+async def test_a_stream_that_cannot_connect_is_retried_then_fails_untouched() -> None:
+    import socket
+
+    import pytest
+
+    from aiolambda._core.client import Invocation, RuntimeAPIClient
+    from aiolambda._core.errors import RuntimeAPIError
+    from aiolambda._core.transport import connect
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    started: list[int] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        started.append(1)
+        yield b"x"
+
+    client = RuntimeAPIClient(connect("lean", "127.0.0.1", port))
+    inv = Invocation("rid-9", None, "", None, None, None, None, None, None, b"")
+    with pytest.raises(RuntimeAPIError, match="unreachable after 10 attempts"):
+        await client.post_stream(inv, p.CT_OCTET_STREAM, chunks(), list)
+    assert started == []  # the body was never taken, so nothing was lost mid-way
