@@ -249,10 +249,11 @@ async def test_deadline_while_the_runtime_is_sending_never_cancels_the_transport
     # drop the connection mid-body); the stream stops before user code resumes instead.
     import time
 
-    from aiolambda._core.client import Invocation
+    from aiolambda._core.client import parse_invocation
     from aiolambda._core.config import RuntimeConfig
     from aiolambda._core.errors import Redactor
     from aiolambda._core.handler import Handler
+    from aiolambda._core.http import HttpResponse
     from aiolambda._core.invocation import Invoker
     from aiolambda._core.stream import Stream
 
@@ -286,7 +287,9 @@ async def test_deadline_while_the_runtime_is_sending_never_cancels_the_transport
     task = asyncio.current_task()
     assert task is not None
     deadline_ms = int(time.time() * 1000) + 2000  # cancellation point: 400 ms before it
-    inv = Invocation("rid-1", deadline_ms, "arn", None, None, None, None, None, None, b"{}")
+    inv = parse_invocation(
+        HttpResponse(200, {p.H_REQUEST_ID: "rid-1", p.H_DEADLINE_MS: str(deadline_ms)}, b"{}")
+    )
     stream = await invoker.run(inv, task)
     assert isinstance(stream, Stream)
     chunks = stream.chunks()
@@ -429,8 +432,9 @@ async def test_a_stream_that_cannot_connect_is_retried_then_fails_untouched() ->
 
     import pytest
 
-    from aiolambda._core.client import Invocation, RuntimeAPIClient
+    from aiolambda._core.client import RuntimeAPIClient, parse_invocation
     from aiolambda._core.errors import RuntimeAPIError
+    from aiolambda._core.http import HttpResponse
     from aiolambda._core.transport import connect
 
     with socket.socket() as sock:  # a port nothing listens on
@@ -443,7 +447,7 @@ async def test_a_stream_that_cannot_connect_is_retried_then_fails_untouched() ->
         yield b"x"
 
     client = RuntimeAPIClient(connect("lean", "127.0.0.1", port))
-    inv = Invocation("rid-9", None, "", None, None, None, None, None, None, b"")
+    inv = parse_invocation(HttpResponse(200, {p.H_REQUEST_ID: "rid-9"}, b""))
     with pytest.raises(RuntimeAPIError, match="unreachable after 10 attempts"):
         await client.post_stream(inv, p.CT_OCTET_STREAM, chunks(), list)
     assert started == []  # the body was never taken, so nothing was lost mid-way
