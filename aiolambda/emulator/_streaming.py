@@ -327,7 +327,7 @@ def _buffered_http_response(result: InvokeResult) -> web.Response:
             response.headers[str(key)] = str(value)
         for cookie in doc.get("cookies") or ():
             response.headers.add("Set-Cookie", str(cookie))
-    except (TypeError, ValueError, binascii.Error):
+    except (AttributeError, TypeError, ValueError, binascii.Error):
         return _bad_gateway()
     if "Content-Type" not in response.headers:
         response.headers["Content-Type"] = p.CT_JSON
@@ -344,7 +344,7 @@ def _prelude_response(prelude: bytes) -> web.StreamResponse | None:
             response.headers[str(key)] = str(value)
         for cookie in doc.get("cookies") or ():
             response.headers.add("Set-Cookie", str(cookie))
-    except (TypeError, ValueError):
+    except (AttributeError, TypeError, ValueError):
         return None
     if "Content-Type" not in response.headers:
         response.headers["Content-Type"] = p.CT_OCTET_STREAM
