@@ -78,6 +78,7 @@ class Invoker:
 
     __slots__ = (
         "_config",
+        "_decode",
         "_executor",
         "_func",
         "_handler",
@@ -102,6 +103,7 @@ class Invoker:
         self._config = config
         self._handler = handler
         self._func = handler.func
+        self._decode = handler.decode or decode_event  # typed events: resolved at load
         self._executor = executor
         self._redact = redact
         self._log_writer = log_writer
@@ -130,7 +132,7 @@ class Invoker:
                 os.environ.pop(p.ENV_TRACE_ID, None)
         try:
             context = self._context(inv)
-            event = decode_event(inv.body, inv.content_type)
+            event = self._decode(inv.body, inv.content_type)
             result = await self._call(event, context, inv, task)
             body, content_type = encode_result(result)
         except RuntimeFault as fault:
