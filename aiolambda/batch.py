@@ -127,9 +127,7 @@ async def process_batch(
             tasks.create_task(unit).add_done_callback(release)
     return {
         "batchItemFailures": [
-            {"itemIdentifier": identifiers[index]}
-            for index in range(len(records))
-            if failed[index]
+            {"itemIdentifier": identifiers[index]} for index in range(len(records)) if failed[index]
         ]
     }
 
