@@ -178,9 +178,10 @@ def _adapter_decoder(annotation: Any) -> EventDecoder:
         raise _NoDecoder(f"decoding into {_name(annotation)} needs pydantic") from None
     try:
         adapter: Any = TypeAdapter(annotation)
+        # The adapter's validator itself: TypeAdapter.validate_json only wraps this call.
+        validate = adapter.validator.validate_json
     except Exception as exc:  # PydanticSchemaGenerationError, undefined forward references
         raise _NoDecoder(f"pydantic cannot validate {_name(annotation)} ({exc})") from None
-    validate = adapter.validate_json
     name = _name(annotation)
 
     def decode(body: bytes, content_type: str | None) -> Any:
