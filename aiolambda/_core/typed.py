@@ -1,7 +1,8 @@
 """Typed events: the handler's event annotation decides what the handler receives.
 
-Resolved once, when the handler is loaded (:func:`event_decoder`); each invocation then
-calls the chosen decoder on the raw event bytes:
+Resolved once, when the handler is loaded (:func:`event_decoder`), from the annotation of
+the first parameter of the function the runtime calls (not through decorators); each
+invocation then calls the chosen decoder on the raw event bytes:
 
 * a pydantic v2 model (Powertools' parser models included): validated straight from the
   JSON bytes by the model's own validator, as ``Model.model_validate_json`` does;
@@ -73,7 +74,15 @@ class _NoDecoder(Exception):
 
 
 def event_decoder(func: Callable[..., Any]) -> EventDecoder | None:
-    """The decoder ``func``'s event annotation asks for, or ``None`` for plain JSON."""
+    """The decoder ``func``'s event annotation asks for, or ``None`` for plain JSON.
+
+    A decorated handler (``functools.wraps``) keeps the plain path: the annotation it
+    shows is the wrapped function's, and says what the decorator passes on, not what it
+    takes (Powertools' ``@event_parser`` reads it to parse the event itself).
+    """
+    if inspect.unwrap(func) is not func:
+        log.info("decorated handler: its event annotation is left to the decorator")
+        return None
     try:
         annotation = _event_annotation(func)
         if _is_plain(annotation):
@@ -87,7 +96,7 @@ def event_decoder(func: Callable[..., Any]) -> EventDecoder | None:
 def _event_annotation(func: Callable[..., Any]) -> Any:
     """The first parameter's annotation, string annotations evaluated in the function's module."""
     try:
-        signature = inspect.signature(func)  # follows functools.wraps to the real handler
+        signature = inspect.signature(func)
     except (TypeError, ValueError):  # builtins and C callables: nothing to read
         return inspect.Parameter.empty
     except NameError as exc:  # Python 3.14's lazy annotations naming an unknown name
@@ -101,10 +110,10 @@ def _event_annotation(func: Callable[..., Any]) -> Any:
     annotation = params[0].annotation
     if not isinstance(annotation, str):
         return annotation
-    target = inspect.unwrap(func)
+    target: Any = func
     if not inspect.isfunction(target) and not inspect.ismethod(target):
         target = getattr(type(target), "__call__", target)  # noqa: B004 - the method is wanted
-    namespace = getattr(inspect.unwrap(target), "__globals__", {})
+    namespace = getattr(target, "__globals__", {})
     try:
         # What typing.get_type_hints does, for the one annotation that matters here:
         # the context's or return's annotation may name things only a type checker sees.

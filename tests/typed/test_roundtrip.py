@@ -184,3 +184,10 @@ def test_plain_annotation_keeps_the_plain_path() -> None:
         assert result.json() == {"a": [1, 2.5, None]}
         result = emu.invoke(b"[")
         assert error(result)[1] == "Runtime.UnmarshalError"
+
+
+def test_powertools_event_parser_behind_a_decorator_gets_the_raw_event() -> None:
+    with emulator("powertools_event_parser") as emu:
+        result = emu.invoke(sample("sqs"))
+        assert result.ok, result.payload
+        assert result.json() == ["o-1001:2", "o-1002:0", "o-1003:5"]

@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Optional, TypedDict
 
+from aws_lambda_powertools.utilities.parser import envelopes, event_parser
 from pydantic import BaseModel
 
 if TYPE_CHECKING:
@@ -67,3 +68,8 @@ class Callable_:
 
 
 instance = Callable_()
+
+
+@event_parser(model=Ping, envelope=envelopes.SqsEnvelope)
+def event_parser_with_envelope(event: list[Ping], context: Any) -> Any:
+    return [ping.n for ping in event]

@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.data_classes import (
     S3Event,
     SQSEvent,
 )
+from aws_lambda_powertools.utilities.parser import envelopes, event_parser
 from aws_lambda_powertools.utilities.parser.models import (
     APIGatewayProxyEventModel,
     APIGatewayProxyEventV2Model,
@@ -156,3 +157,15 @@ async def pet(event: Annotated[Cat | Dog, Field(discriminator="kind")], context:
 async def plain(event: dict[str, Any], context: Any) -> dict[str, Any]:
     _expect(event, dict)
     return event
+
+
+class OrderLine(BaseModel):
+    orderId: str
+    sku: str
+    qty: int
+
+
+@event_parser(model=OrderLine, envelope=envelopes.SqsEnvelope)
+def powertools_event_parser(event: list[OrderLine], context: Any) -> list[str]:
+    """Powertools parses the raw event itself: the runtime must hand it the plain dict."""
+    return [f"{line.orderId}:{line.qty}" for line in event]
