@@ -64,6 +64,8 @@ _PLAIN_TYPES: Final = frozenset(
         collections.abc.MutableMapping,
         collections.abc.Sequence,
         collections.abc.MutableSequence,
+        collections.abc.Collection,
+        collections.abc.Iterable,
     }
 )
 _DICT_WRAPPER_MODULE: Final = "aws_lambda_powertools.utilities.data_classes.common"
@@ -125,7 +127,7 @@ def _event_annotation(func: Callable[..., Any]) -> Any:
 def _is_plain(annotation: Any) -> bool:
     if annotation is inspect.Parameter.empty or annotation is Any or annotation is None:
         return True
-    if isinstance(annotation, typing.TypeVar) or typing.is_typeddict(annotation):
+    if isinstance(annotation, typing.TypeVar) or _is_typeddict(annotation):
         return True
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
@@ -133,6 +135,14 @@ def _is_plain(annotation: Any) -> bool:
     if origin is typing.Union or origin is types.UnionType:
         return all(_is_plain(arg) for arg in typing.get_args(annotation))
     return (origin if origin is not None else annotation) in _PLAIN_TYPES
+
+
+def _is_typeddict(annotation: Any) -> bool:
+    if typing.is_typeddict(annotation):
+        return True
+    # typing_extensions has a TypedDict of its own before Python 3.13 (aws_lambda_typing's).
+    extensions = sys.modules.get("typing_extensions")
+    return extensions is not None and bool(extensions.is_typeddict(annotation))
 
 
 def _decoder_for(annotation: Any) -> EventDecoder:

@@ -31,7 +31,9 @@ def test_string_annotations_are_resolved_once_at_load(forms: str) -> None:
     assert type(ping).__name__ == "Ping" and ping.n == 7
 
 
-@pytest.mark.parametrize("name", ["typed_dict", "optional_dict", "mapping", "unannotated"])
+@pytest.mark.parametrize(
+    "name", ["typed_dict", "extensions_typed_dict", "optional_dict", "mapping", "unannotated"]
+)
 def test_plain_annotations_keep_the_plain_path(forms: str, name: str) -> None:
     assert load_handler(f"{forms}.{name}").decode is None
 
@@ -43,6 +45,12 @@ def test_an_annotation_only_type_checkers_see_keeps_the_plain_path_with_a_warnin
         assert load_handler(f"{forms}.type_checking_only").decode is None
     assert "event annotation ignored, the handler gets plain JSON" in caplog.text
     assert "EventForTypeCheckersOnly" in caplog.text
+
+
+def test_a_model_built_on_first_use_is_built_at_load(forms: str) -> None:
+    handler = load_handler(f"{forms}.deferred")
+    assert handler.decode is not None
+    assert handler.decode(b'{"n": 3}', None).n == 3
 
 
 def test_only_the_event_annotation_must_resolve(forms: str) -> None:

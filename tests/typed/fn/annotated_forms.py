@@ -6,8 +6,9 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Optional, TypedDict
 
+import typing_extensions
 from aws_lambda_powertools.utilities.parser import envelopes, event_parser
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:
     from some_types_only_package import EventForTypeCheckersOnly  # type: ignore[import-not-found]
@@ -21,11 +22,28 @@ class Shape(TypedDict):
     n: int
 
 
+class ExtensionsShape(typing_extensions.TypedDict):
+    n: int
+
+
+class Deferred(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+    n: int
+
+
 async def model(event: Ping, context: Any) -> Any:
     return event
 
 
 async def typed_dict(event: Shape, context: Any) -> Any:
+    return event
+
+
+async def extensions_typed_dict(event: ExtensionsShape, context: Any) -> Any:
+    return event
+
+
+async def deferred(event: Deferred, context: Any) -> Any:
     return event
 
 
