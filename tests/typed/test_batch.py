@@ -11,7 +11,7 @@ import pytest
 
 from aiolambda.batch import process_batch
 
-from .conftest import sample
+from ._support import sample
 
 pytestmark = pytest.mark.timeout(30)
 

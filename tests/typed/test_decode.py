@@ -15,7 +15,7 @@ from aiolambda._core.errors import RuntimeFault
 from aiolambda._core.handler import load_handler
 from aiolambda._core.typed import _dataclass_decoder, event_decoder
 
-from .conftest import FN, REPO
+from ._support import FN, REPO
 
 
 @pytest.fixture
@@ -153,3 +153,28 @@ def test_the_default_path_imports_neither_pydantic_nor_powertools() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_a_dataclass_without_pydantic_installed_is_built_unchecked() -> None:
+    code = (
+        "import sys; sys.modules['pydantic'] = None  # import pydantic now raises ImportError\n"
+        "import dataclasses\n"
+        "from aiolambda._core.typed import event_decoder\n"
+        "@dataclasses.dataclass\n"
+        "class Point:\n"
+        "    x: int\n"
+        "    y: int = 0\n"
+        "def handler(event: Point, context): ...\n"
+        "decode = event_decoder(handler)\n"
+        'print(decode(b\'{"x": "1", "z": 2}\', None))\n'
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        check=False,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "Point(x='1', y=0)"

@@ -9,7 +9,7 @@ import pytest
 
 from aiolambda.testing import EmulatorThread
 
-from .conftest import REPO, sample
+from ._support import REPO, sample
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -85,3 +85,25 @@ def test_apigw_v2_creates_and_answers_400_on_a_bad_body() -> None:
         assert json.loads(response["body"])[0]["loc"] == ["qty"]
         event["body"] = '{"sku": "plum", "qty": 1}'
         assert emu.invoke(orjson.dumps(event)).json()["statusCode"] == 201
+
+
+async def test_sqs_batch_under_max_concurrency_keeps_invocations_apart() -> None:
+    import asyncio
+
+    from aiolambda.emulator import Emulator
+
+    def event(n: int) -> bytes:
+        batch = orjson.loads(sample("sqs"))
+        for index, record in enumerate(batch["Records"]):
+            record["messageId"] = f"inv{n}-rec{index}"
+            qty = 0 if index == n % 3 else index + 1  # one invalid order, a different one each
+            record["body"] = orjson.dumps({"orderId": f"o-{n}", "sku": "fig", "qty": qty}).decode()
+        return orjson.dumps(batch)
+
+    async with Emulator(
+        "app.handler", task_root=EXAMPLES / "sqs_batch", env=ENV, timeout=10, concurrency=4
+    ) as emu:
+        results = await asyncio.gather(*(emu.invoke(event(n)) for n in range(12)))
+    for n, result in enumerate(results):
+        assert result.ok, result.payload
+        assert result.json() == {"batchItemFailures": [{"itemIdentifier": f"inv{n}-rec{n % 3}"}]}

@@ -15,7 +15,7 @@ import pytest
 
 from aiolambda.testing import EmulatorThread
 
-from .conftest import FN, sample
+from ._support import FN, sample
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -1,4 +1,4 @@
-"""Typed events: sample events and a runtime (``python -m aiolambda``) per handler."""
+"""Typed events: the sample events (one per event source) and where the test functions live."""
 
 from __future__ import annotations
 
