@@ -95,6 +95,15 @@ async def process_batch(
             result = record_handler(records[index])
             if inspect.isawaitable(result):
                 await result
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the invocation is being cancelled (its deadline): not this record
+            # The record handler raised CancelledError itself: a failure like any other,
+            # never a silent success (a task group ignores its cancelled children).
+            failed[index] = True
+            log.warning("record %s failed: %r", identifiers[index], exc, exc_info=exc)
+            return False
         except Exception as exc:
             failed[index] = True
             log.warning("record %s failed: %r", identifiers[index], exc, exc_info=exc)

@@ -261,3 +261,22 @@ async def test_concurrency_must_be_positive() -> None:
 
     with pytest.raises(ValueError, match="at least 1"):
         await process_batch(sqs_event(1), record_handler, concurrency=0)
+
+
+async def test_a_record_raising_cancelled_error_itself_is_a_failure() -> None:
+    async def record_handler(record: Any) -> None:
+        if record["body"] == "1":
+            raise asyncio.CancelledError  # e.g. a library cancelling its own inner task
+        await asyncio.sleep(0)
+
+    for fifo in (False, True):
+        result = await process_batch(sqs_event(3, fifo=fifo), record_handler, concurrency=2)
+        expected = ["m-001", "m-002"] if fifo else ["m-001"]
+        assert [f["itemIdentifier"] for f in result["batchItemFailures"]] == expected
+
+
+async def test_an_empty_batch_has_no_failures() -> None:
+    async def record_handler(record: Any) -> None:
+        raise AssertionError("no record to run")
+
+    assert await process_batch({"Records": []}, record_handler) == {"batchItemFailures": []}
