@@ -32,6 +32,7 @@ import collections.abc
 import dataclasses
 import inspect
 import logging
+import re
 import sys
 import types
 import typing
@@ -49,6 +50,7 @@ EventDecoder = Callable[[bytes, "str | None"], Any]
 log = logging.getLogger("aiolambda")
 
 _MAX_LISTED_ERRORS: Final = 10
+_MODULE_PREFIX: Final = re.compile(r"\b(?:[A-Za-z_][\w]*\.)+(?=[A-Za-z_])")
 _PLAIN_TYPES: Final = frozenset(
     {
         dict,
@@ -134,7 +136,10 @@ def _is_plain(annotation: Any) -> bool:
         return _is_plain(typing.get_args(annotation)[0])
     if origin is typing.Union or origin is types.UnionType:
         return all(_is_plain(arg) for arg in typing.get_args(annotation))
-    return (origin if origin is not None else annotation) in _PLAIN_TYPES
+    if origin is None:
+        return annotation in _PLAIN_TYPES
+    # dict[str, Any] and list[dict[str, Any]] stay plain; list[Order] does not.
+    return origin in _PLAIN_TYPES and all(_is_plain(arg) for arg in typing.get_args(annotation))
 
 
 def _is_typeddict(annotation: Any) -> bool:
@@ -269,4 +274,9 @@ def _validation_fault(exc: Any, name: str) -> RuntimeFault:
 
 
 def _name(annotation: Any) -> str:
-    return getattr(annotation, "__name__", None) or repr(annotation)
+    if isinstance(annotation, type):
+        return annotation.__name__
+    if typing.get_origin(annotation) is typing.Annotated:  # the metadata says nothing useful
+        return _name(typing.get_args(annotation)[0])
+    # list[app.Order] -> list[Order]; typing.Annotated[...] -> Annotated[...]
+    return _MODULE_PREFIX.sub("", repr(annotation))

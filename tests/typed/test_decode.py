@@ -32,7 +32,15 @@ def test_string_annotations_are_resolved_once_at_load(forms: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["typed_dict", "extensions_typed_dict", "optional_dict", "mapping", "unannotated"]
+    "name",
+    [
+        "typed_dict",
+        "extensions_typed_dict",
+        "optional_dict",
+        "mapping",
+        "list_of_dicts",
+        "unannotated",
+    ],
 )
 def test_plain_annotations_keep_the_plain_path(forms: str, name: str) -> None:
     assert load_handler(f"{forms}.{name}").decode is None
@@ -45,6 +53,15 @@ def test_an_annotation_only_type_checkers_see_keeps_the_plain_path_with_a_warnin
         assert load_handler(f"{forms}.type_checking_only").decode is None
     assert "event annotation ignored, the handler gets plain JSON" in caplog.text
     assert "EventForTypeCheckersOnly" in caplog.text
+
+
+def test_containers_of_models_are_validated(forms: str) -> None:
+    handler = load_handler(f"{forms}.list_of_models")
+    assert handler.decode is not None
+    assert [ping.n for ping in handler.decode(b'[{"n": 1}, {"n": "2"}]', None)] == [1, 2]
+    with pytest.raises(RuntimeFault) as info:
+        handler.decode(b'[{"n": 1}, {}]', None)
+    assert info.value.message == "Event does not match list[Ping] (1 error): 1.n: Field required"
 
 
 def test_a_model_built_on_first_use_is_built_at_load(forms: str) -> None:

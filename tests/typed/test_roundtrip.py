@@ -141,6 +141,7 @@ def test_discriminated_union_through_a_type_adapter() -> None:
         result = emu.invoke({"kind": "cow"})
         _, error_type, message = error(result)
         assert error_type == "Runtime.InvalidEvent"
+        assert message.startswith("Event does not match Cat | Dog (1 error): (event): Input tag")
         assert "Input tag 'cow' found using 'kind' does not match" in message
 
 

@@ -47,6 +47,14 @@ async def deferred(event: Deferred, context: Any) -> Any:
     return event
 
 
+async def list_of_dicts(event: list[dict[str, Any]], context: Any) -> Any:
+    return event
+
+
+async def list_of_models(event: list[Ping], context: Any) -> Any:
+    return event
+
+
 async def optional_dict(event: Optional[dict[str, Any]], context: Any) -> Any:  # noqa: UP045
     return event
 
