@@ -14,16 +14,19 @@ Events: a tiny order (46 B) into a user model, a dataclass and a TypedDict; the 
 events of tests/typed for each Powertools parser model; SQS batches of 1 and 100 records
 built from the SQS sample record; the same into Powertools data classes.
 
-Method: each repetition times every contender of a row for ``--calls`` calls (after a
-warm-up), in a rotating order (A B C, B C A, …) so drifts of the host's speed hit all
-alike; reported are medians over ``--reps`` repetitions of µs per event, and medians of
-the per-repetition ratios (typed / pydantic, typed / plain). No process, no socket: the
-decode step alone, as ``Invoker.run`` calls it.
+Method: each repetition times every contender of a row for about ``--budget`` seconds
+(after a warm-up), interleaved in 10 slices (A B C A B C …) with the order changing
+between repetitions (every permutation in turn), so drifts of the host's speed and
+what the previous slice left in the allocator hit all alike (the collector runs once
+before each row). Reported are medians over ``--reps`` repetitions of µs per
+event, and the medians over all slices of the ratio of each slice to its neighbour's
+(typed / pydantic, typed / plain): measured moments apart, on the same host speed. No
+process, no socket: the decode step alone, as ``Invoker.run`` calls it.
 
 Usage::
 
-    python benchmarks/typed_events.py              # 7 repetitions
-    python benchmarks/typed_events.py --quick      # 3 repetitions, fewer calls
+    python benchmarks/typed_events.py              # 12 repetitions
+    python benchmarks/typed_events.py --quick      # 6 repetitions, fewer calls
     python benchmarks/typed_events.py --write      # also benchmarks/results/typed-events.md
 """
 
@@ -34,6 +37,7 @@ import copy
 import dataclasses
 import datetime
 import gc
+import itertools
 import platform
 import statistics
 import sys
@@ -62,6 +66,7 @@ SAMPLES = {
     "sns": ROOT / "tests" / "typed" / "events" / "sns.json",
 }
 TINY = b'{"orderId":"o-1001","sku":"apple","qty":2}'
+SLICES = 10  # interleaved slices per contender per repetition
 
 
 @dataclasses.dataclass
@@ -208,8 +213,7 @@ def rows() -> list[Row]:
 
 
 def time_call(func: Callable[[], object], calls: int) -> float:
-    """µs per call over ``calls`` calls (the collector starts each run from the same state)."""
-    gc.collect()
+    """µs per call over ``calls`` calls."""
     start = time.perf_counter()
     for _ in range(calls):
         func()
@@ -227,32 +231,44 @@ def measure(row: Row, reps: int, budget_s: float) -> dict[str, Any]:
     calls = calls_for(row.body, budget_s)
     for func in row.contenders.values():  # warm-up, and check every contender works
         time_call(func, max(5, calls // 10))
+    gc.collect()
     times: dict[str, list[float]] = {name: [] for name in names}
+    slices: dict[str, list[float]] = {name: [] for name in names}  # adjacent in time
+    slice_calls = max(1, calls // SLICES)
+    # Every order in turn (A B C, A C B, B A C, …): each contender follows each other one
+    # equally often (what the previous slice left in the allocator is shared alike).
+    orders = list(itertools.permutations(names))
     for rep in range(reps):
-        order = names[rep % len(names) :] + names[: rep % len(names)]
-        for name in order:
-            times[name].append(time_call(row.contenders[name], calls))
+        order = orders[rep % len(orders)]
+        # Each repetition interleaves the contenders in short slices (A B C A B C …), so
+        # a change of the shared host's speed within the repetition hits all of them.
+        for _ in range(SLICES):
+            for name in order:
+                slices[name].append(time_call(row.contenders[name], slice_calls))
+        for name in names:
+            times[name].append(statistics.fmean(slices[name][-SLICES:]))
     result: dict[str, Any] = {name: statistics.median(values) for name, values in times.items()}
+    # Ratios: the median over all slices of the ratio to the neighbouring slice.
     result["typed/plain"] = statistics.median(
-        t / p for t, p in zip(times["typed"], times["plain"], strict=True)
+        t / p for t, p in zip(slices["typed"], slices["plain"], strict=True)
     )
-    if "pydantic" in times:
+    if "pydantic" in slices:
         result["typed/pydantic"] = statistics.median(
-            t / p for t, p in zip(times["typed"], times["pydantic"], strict=True)
+            t / p for t, p in zip(slices["typed"], slices["pydantic"], strict=True)
         )
     return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--reps", type=int, default=12, help="a multiple of 6: every order")
     parser.add_argument("--budget", type=float, default=0.05, help="seconds per contender per rep")
-    parser.add_argument("--quick", action="store_true", help="3 repetitions, 20 ms each")
+    parser.add_argument("--quick", action="store_true", help="6 repetitions, 10 ms each")
     parser.add_argument(
         "--write", action="store_true", help="write benchmarks/results/typed-events.md"
     )
     args = parser.parse_args()
-    reps, budget = (3, 0.02) if args.quick else (args.reps, args.budget)
+    reps, budget = (6, 0.01) if args.quick else (args.reps, args.budget)
     lines = [
         f"Typed event decoding, µs per event (median of {reps} alternating repetitions; "
         f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, Python "
