@@ -118,6 +118,11 @@ class LogBuffer:
             self.feed(b"\n")  # the runtime's last output lacked its newline
         self.feed(line.encode())
 
+    def line_mark(self) -> int:
+        """Like :meth:`mark`, at the start of a line (ending the runtime's unfinished one)."""
+        self.feed_line("")
+        return self.mark()
+
     def mark(self) -> int:
         if self.drain is not None:
             self.drain()
@@ -378,7 +383,8 @@ class Engine:
         inv.deadline_ms = int((time.time() + self.cfg.timeout) * 1000)
         inv.timer = loop.call_later(self.cfg.timeout, self._on_timeout, inv)
         self._running[inv.request_id] = inv
-        inv.log_mark = self.logs.mark()
+        self.logs.mark()  # pull in what the runtime printed before this invocation
+        inv.log_mark = self.logs.line_mark()
         if self._init_ms is not None:
             self._init_reports[inv.request_id] = self._init_ms
             self._init_ms = None
