@@ -43,7 +43,7 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"Non-standard token '{name}'")
 
 
-def _json_problem(body: bytes) -> str | None:
+def json_problem(body: bytes) -> str | None:
     """Why ``body`` is not a JSON document (UTF-8, no NaN/Infinity), or None if it is."""
     try:
         json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
@@ -137,7 +137,7 @@ def make_app(engine: Engine, new_request_id: Callable[[], str]) -> web.Applicati
         # An invoke without a payload (boto3 with no Payload, a bare curl -XPOST)
         # reaches the function as an empty JSON object, not as undecodable b"".
         body = body or b"{}"
-        problem = _json_problem(body)
+        problem = json_problem(body)
         if problem is not None:
             # Lambda parses the payload before it picks an environment: the function
             # never sees it (RIE, unlike Lambda, passes it on to the runtime).

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from aiolambda import __version__
+from aiolambda.emulator import Emulator
 from aiolambda.emulator._cli_common import bootstrap_command, int_option, seconds_option
 
 from ._support import HERE
@@ -80,6 +81,30 @@ def test_a_bad_value_gets_one_line_and_exit_2(
     assert "Traceback" not in err
     assert err.endswith("\n") and err.count("\n") == 1, err
     assert f"argument {option}: " in err and expected in err and repr(value) in err
+
+
+@pytest.mark.parametrize("event", ["{not json", "NaN", '{"a": Infinity}', "[1] [2]"])
+def test_an_event_lambda_would_refuse_is_refused_before_starting(event: str) -> None:
+    code, out, err = run_cli("invoke", "fn.sync_app.echo", "--event", event)
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "not valid JSON" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "expected"),
+    [
+        ({"timeout": 0}, "timeouts must be positive"),
+        ({"timeout": float("nan")}, "timeouts must be positive"),
+        ({"init_timeout": -1}, "timeouts must be positive"),
+        ({"memory": -5}, "memory must be from 128 to 10240"),
+        ({"memory": 10_241}, "memory must be from 128 to 10240"),
+        ({"concurrency": 0}, "concurrency must be from 1 to 1600"),
+        ({"concurrency": 100_000}, "concurrency must be from 1 to 1600"),
+    ],
+)
+def test_the_python_api_refuses_the_same_values(kwargs: dict[str, float], expected: str) -> None:
+    with pytest.raises(ValueError, match=expected):
+        Emulator("app.handler", **kwargs)  # type: ignore[arg-type]
 
 
 def test_the_bounds_themselves_are_accepted() -> None:
