@@ -120,6 +120,7 @@ class LogBuffer:
 
     def line_mark(self) -> int:
         """Like :meth:`mark`, at the start of a line (ending the runtime's unfinished one)."""
+        self.mark()  # pull in what the runtime has printed so far
         self.feed_line("")
         return self.mark()
 
@@ -383,7 +384,6 @@ class Engine:
         inv.deadline_ms = int((time.time() + self.cfg.timeout) * 1000)
         inv.timer = loop.call_later(self.cfg.timeout, self._on_timeout, inv)
         self._running[inv.request_id] = inv
-        self.logs.mark()  # pull in what the runtime printed before this invocation
         inv.log_mark = self.logs.line_mark()
         if self._init_ms is not None:
             self._init_reports[inv.request_id] = self._init_ms
