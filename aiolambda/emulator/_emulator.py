@@ -208,9 +208,10 @@ class Emulator:
             lambda_env[p.ENV_HANDLER] = self.handler
         if self.concurrency is not None:
             lambda_env[p.ENV_MAX_CONCURRENCY] = str(self.concurrency)
-        # Lambda never sets PYTHONUNBUFFERED, PYTHONDONTWRITEBYTECODE, PYTHONPATH…: a
-        # developer's shell that does would hide bugs (block-buffered prints) that
-        # show on Lambda. Only ``env`` can give them to the function.
+        # Lambda never sets PYTHONUNBUFFERED or PYTHONDONTWRITEBYTECODE (and its
+        # PYTHONPATH is its own /var/runtime): a developer's shell that sets them would
+        # hide bugs that show on Lambda, such as block-buffered prints. Only ``env``
+        # can give the function PYTHON* variables.
         inherited = {
             k: v
             for k, v in os.environ.items()
