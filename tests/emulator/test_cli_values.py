@@ -83,6 +83,24 @@ def test_a_bad_value_gets_one_line_and_exit_2(
     assert f"argument {option}: " in err and expected in err and repr(value) in err
 
 
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        (["a", "b"], {}, "unrecognized arguments: b"),
+        (["a", "--timeout", "3"], {}, "unrecognized arguments: --timeout"),
+        (["a"], {"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:99999"}, "is not host:port"),
+        (["a"], {"AWS_LAMBDA_MAX_CONCURRENCY": "0"}, "AWS_LAMBDA_MAX_CONCURRENCY=0"),
+    ],
+)
+def test_run_gets_one_line_too(args: list[str], env: dict[str, str], expected: str) -> None:
+    # aiolambda run's values come from Lambda's environment; each is checked at start.
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "AIOLAMBDA_"))}
+    base["AWS_LAMBDA_RUNTIME_API"] = "127.0.0.1:9"
+    code, out, err = run_cli("run", *args, env={**base, **env})
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and expected in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("event", ["{not json", "NaN", '{"a": Infinity}', "[1] [2]"])
 def test_an_event_lambda_would_refuse_is_refused_before_starting(event: str) -> None:
     code, out, err = run_cli("invoke", "fn.sync_app.echo", "--event", event)
