@@ -391,15 +391,24 @@ class _Lifespan:
         scope = {"type": "lifespan", "asgi": _LIFESPAN_ASGI, "state": self.state}
         self._task = asyncio.get_running_loop().create_task(self._run(scope))
         answer = await self._exchange({"type": "lifespan.startup"})
-        if answer is not None:
-            if answer["type"] == "lifespan.startup.complete":
-                self.running = True
-                return
-            self._task.cancel()
-            raise LifespanError(f"ASGI lifespan startup failed: {answer.get('message', '')}")
-        error = self._task.exception()
-        if error is not None and self._received:
-            raise LifespanError(f"ASGI lifespan startup failed: {error!r}") from error
+        task = self._task
+        if answer is not None and answer["type"] == "lifespan.startup.complete":
+            self.running = True
+            return
+        # Starlette sends startup.failed (its message: a whole traceback) and then
+        # raises, in the same step: report that exception when there is one.
+        error = task.exception() if task.done() and not task.cancelled() else None
+        if answer is not None or (error is not None and self._received):
+            if not task.done():
+                task.cancel()
+            if error is None:
+                message = str(answer.get("message", "")) if answer else ""
+                raise LifespanError(f"ASGI lifespan startup failed: {message}")
+            failure = LifespanError(
+                f"ASGI lifespan startup failed: {type(error).__name__}: {error}"
+            )
+            # The app's own frames are the stack trace Lambda reports.
+            raise failure.with_traceback(error.__traceback__) from error
         if self._required:
             raise LifespanError(
                 f"the ASGI app does not support lifespan (lifespan='on'): {error!r}"

@@ -157,3 +157,33 @@ async def stream_fails() -> StreamingResponse:
 
     return StreamingResponse(chunks(), media_type="text/plain")
 
+
+PRODUCED: list[int] = []  # chunks /counted has produced so far
+STREAM_CLOSED: list[asyncio.Event] = []  # set when /endless's body is torn down
+
+
+@app.get("/counted")
+async def counted(n: int = 4) -> StreamingResponse:
+    PRODUCED.clear()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(n):
+            PRODUCED.append(i)
+            yield f"{i}".encode()
+
+    return StreamingResponse(chunks(), media_type="application/octet-stream")
+
+
+@app.get("/endless")
+async def endless() -> StreamingResponse:
+    closed = asyncio.Event()
+    STREAM_CLOSED[:] = [closed]
+
+    async def chunks() -> AsyncIterator[bytes]:
+        try:
+            while True:
+                yield b"tick\n"
+        finally:
+            closed.set()
+
+    return StreamingResponse(chunks(), media_type="text/plain")
