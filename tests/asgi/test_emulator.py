@@ -56,6 +56,9 @@ def test_lifespan_starts_once_at_init_for_every_source(emu: EmulatorThread, mark
         pids.add(state["pid"])
     assert len(pids) == 1
     assert marker.read_text().splitlines() == [f"startup {pids.pop()}"]
+    first_next = next(r for r in emu.requests if r.path.endswith("/invocation/next"))
+    # Startup ran during init: before the runtime first asked for an invocation.
+    assert marker.stat().st_mtime <= first_next.time
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -224,6 +227,8 @@ def test_a_failed_startup_is_the_init_error(tmp_path: Path) -> None:
         "apps.buffered.handler", task_root=str(HERE), env={"ASGI_TEST_FAIL_STARTUP": "1"}
     ) as emu:
         result = emu.invoke(_events.request("url", "GET", "/state"))
+        posted = [r.path for r in emu.requests if r.method == "POST"]
+    assert posted == ["/2018-06-01/runtime/init/error"], "reported during init, not per request"
     assert result.function_error == "Unhandled"
     error = result.json()
     assert error["errorType"] == "LifespanError"
