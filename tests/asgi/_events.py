@@ -33,7 +33,9 @@ def load(kind: str) -> dict[str, Any]:
 
 def _body(event: dict[str, Any], body: bytes | str | None, binary: bool) -> None:
     if body is None:
-        event["body"] = None if "httpMethod" in event and "elb" not in event["requestContext"] else ""
+        event["body"] = (
+            None if "httpMethod" in event and "elb" not in event["requestContext"] else ""
+        )
         event["isBase64Encoded"] = False
     elif binary or isinstance(body, bytes):
         raw = body.encode() if isinstance(body, str) else body

@@ -55,7 +55,7 @@ async def test_streaming_holds_the_app_back_until_each_chunk_is_taken() -> None:
     seen = []
     async for chunk in response.body:
         # While the runtime holds chunk i, the app has produced nothing past it.
-        assert api.PRODUCED == list(range(len(seen) + 1)), (chunk, api.PRODUCED)
+        assert list(range(len(seen) + 1)) == api.PRODUCED, (chunk, api.PRODUCED)
         seen.append(chunk)
     assert seen == [b"0", b"1", b"2", b"3"]
 

@@ -72,7 +72,9 @@ def test_path_params_and_query_string(emu: EmulatorThread, kind: str) -> None:
     assert body["q"] == (["two words"] if kind == "alb" else ["first", "two words"])
     if kind == "rest":  # the execute-api URL's stage is the root path
         assert (body["root_path"], body["path"]) == ("/prod", "/prod/items/42")
-        assert body["url"].startswith("https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod/")
+        assert body["url"].startswith(
+            "https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com/prod/"
+        )
     else:
         assert (body["root_path"], body["path"]) == ("", "/items/42")
 
@@ -83,13 +85,16 @@ def test_request_headers_cookies_client_and_aws_scope(emu: EmulatorThread, kind:
     body = orjson.loads(result.json()["body"])
     assert body["cookies"] == {"session": "abc123", "theme": "light"}
     tags = [v for k, v in body["headers"] if k == "x-tag"]
-    assert tags == {
-        "rest": ["red", "blue"],
-        "alb_multi": ["red", "blue"],
-        "http": ["red,blue"],
-        "url": ["red,blue"],
-        "alb": ["blue"],
-    }[kind]
+    assert (
+        tags
+        == {
+            "rest": ["red", "blue"],
+            "alb_multi": ["red", "blue"],
+            "http": ["red,blue"],
+            "url": ["red,blue"],
+            "alb": ["blue"],
+        }[kind]
+    )
     assert body["client"] == "198.51.100.23"
     assert body["scheme"] == ("http" if kind.startswith("alb") else "https")
     assert body["server"][1] == (80 if kind.startswith("alb") else 443)
@@ -117,7 +122,11 @@ def test_binary_bodies_round_trip_base64(emu: EmulatorThread, kind: str) -> None
     answer = call(
         emu,
         _events.request(
-            kind, "POST", "/upload", body=raw, headers=[("content-type", "application/octet-stream")]
+            kind,
+            "POST",
+            "/upload",
+            body=raw,
+            headers=[("content-type", "application/octet-stream")],
         ),
     )
     assert answer["isBase64Encoded"] is True
@@ -126,7 +135,9 @@ def test_binary_bodies_round_trip_base64(emu: EmulatorThread, kind: str) -> None
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_response_bodies_text_or_base64_by_type_and_encoding(emu: EmulatorThread, kind: str) -> None:
+def test_response_bodies_text_or_base64_by_type_and_encoding(
+    emu: EmulatorThread, kind: str
+) -> None:
     image = call(emu, _events.request(kind, "GET", "/image"))
     assert image["isBase64Encoded"] is True and _events.answer_body(image) == PNG
     text = call(emu, _events.request(kind, "GET", "/text"))

@@ -26,5 +26,7 @@ def test_the_runtime_path_does_not_import_the_adapter() -> None:
 def test_the_adapter_imports_no_framework() -> None:
     modules = _modules_after("import aiolambda.asgi")
     assert "aiolambda.asgi" in modules
-    frameworks = {m for m in modules if m.split(".")[0] in {"fastapi", "starlette", "mangum", "anyio"}}
+    frameworks = {
+        m for m in modules if m.split(".")[0] in {"fastapi", "starlette", "mangum", "anyio"}
+    }
     assert frameworks == set()

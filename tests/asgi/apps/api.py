@@ -133,16 +133,14 @@ async def stream(n: int = 5) -> StreamingResponse:
             await asyncio.sleep(0)
             yield f"chunk {i}\n".encode()
 
-    return StreamingResponse(
-        chunks(), media_type="text/plain", headers={"x-streamed": "yes"}
-    )
+    return StreamingResponse(chunks(), media_type="text/plain", headers={"x-streamed": "yes"})
 
 
 @app.get("/sse")
 async def sse() -> StreamingResponse:
     async def events() -> AsyncIterator[str]:
         for i in range(3):
-            yield f"id: {i}\nevent: tick\ndata: {{\"n\": {i}}}\n\n"
+            yield f'id: {i}\nevent: tick\ndata: {{"n": {i}}}\n\n'
 
     response = StreamingResponse(events(), media_type="text/event-stream")
     response.set_cookie("seen", "1")
