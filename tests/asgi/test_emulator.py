@@ -248,3 +248,21 @@ def test_a_failed_startup_is_the_init_error(tmp_path: Path) -> None:
     )
     # The stack trace Lambda reports leads to the app's own lifespan code.
     assert "apps/api.py" in error["stackTrace"][-1]
+
+
+def test_an_app_past_its_deadline_is_cancelled_and_the_environment_stays_warm(
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "lifespan.log"
+    with EmulatorThread(
+        "apps.buffered.handler",
+        task_root=str(HERE),
+        timeout=2.0,
+        env={"ASGI_TEST_MARKER": str(marker)},
+    ) as emu:
+        slow = emu.invoke(_events.request("url", "GET", "/sleep", query=[("s", "30")]))
+        assert slow.function_error == "Unhandled"
+        assert slow.json()["errorType"] == "Function.Timeout"
+        state = orjson.loads(call(emu, _events.request("url", "GET", "/state"))["body"])
+    assert state["counts"]["startup"] == 1
+    assert [line.split()[0] for line in marker.read_text().splitlines()] == ["startup"]

@@ -185,3 +185,9 @@ async def endless() -> StreamingResponse:
             closed.set()
 
     return StreamingResponse(chunks(), media_type="text/plain")
+
+
+@app.get("/sleep")
+async def sleep(s: float) -> dict[str, float]:
+    await asyncio.sleep(s)
+    return {"slept": s}
