@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from aiolambda._core import protocol as p
 from aiolambda._core.errors import NO_REDACTION, ErrorReport, Redactor, RuntimeAPIError
 from aiolambda._core.transport import Connection, HttpResponse, TransportError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterable, Callable, Sequence
 
 log = logging.getLogger("aiolambda")
 
@@ -110,6 +113,36 @@ class RuntimeAPIClient:
         if inv.invocation_id is not None:
             headers.append((p.H_INVOCATION_ID, inv.invocation_id))
         response = await self._request("POST", p.response_path(inv.request_id), body, headers)
+        return self._settle(inv.request_id, "response", response)
+
+    async def post_stream(
+        self,
+        inv: Invocation,
+        content_type: str,
+        chunks: AsyncIterable[bytes],
+        trailers: Callable[[], Sequence[tuple[str, str]]],
+    ) -> int:
+        """Stream a handler's result (chunked, error trailers); returns Lambda's status.
+
+        The body cannot be replayed, so nothing is retried: a connection lost mid-stream
+        is logged and the invocation left to Lambda. The connection is closed afterwards,
+        as Lambda's custom runtime guide asks after a streamed response.
+        """
+        headers = [
+            ("Content-Type", content_type),
+            (p.H_RESPONSE_MODE, p.RESPONSE_MODE_STREAMING),
+            ("Trailer", f"{p.H_ERROR_TYPE}, {p.H_ERROR_BODY}"),
+        ]
+        if inv.invocation_id is not None:
+            headers.append((p.H_INVOCATION_ID, inv.invocation_id))
+        path = p.response_path(inv.request_id)
+        try:
+            response = await self._conn.request_streaming("POST", path, headers, chunks, trailers)
+        except TransportError as exc:
+            log.error("streaming the response of %s failed: %s", inv.request_id, exc)
+            return 0
+        finally:
+            await self._conn.close()
         return self._settle(inv.request_id, "response", response)
 
     async def post_error(self, inv: Invocation, report: ErrorReport) -> int:
