@@ -753,8 +753,14 @@ def _status_line(status: int) -> str:
         return str(status)
 
 
+_FRAMING_HEADERS: Final = frozenset({"content-length", "transfer-encoding"})
+
+
 def _joined_headers(raw_headers: Any) -> tuple[dict[str, str], list[str]]:
-    """A streamed response's prelude headers (repeats joined with ``,``) and cookies."""
+    """A streamed response's prelude headers (repeats joined with ``,``) and cookies.
+
+    ``Content-Length`` and ``Transfer-Encoding`` are left out: the body is streamed.
+    """
     headers: dict[str, str] = {}
     cookies: list[str] = []
     for name, value in raw_headers:
@@ -762,6 +768,8 @@ def _joined_headers(raw_headers: Any) -> tuple[dict[str, str], list[str]]:
         text = bytes(value).decode("latin-1")
         if key == "set-cookie":
             cookies.append(text)
+        elif key in _FRAMING_HEADERS:
+            continue  # the stream is sent chunked: its framing is not the app's to set
         elif key in headers:
             headers[key] = f"{headers[key]},{text}"
         else:

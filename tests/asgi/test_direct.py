@@ -91,6 +91,7 @@ async def test_a_buffered_response_in_streaming_mode_is_one_stream() -> None:
     handler = ASGIHandler(api.app, streaming=True)
     response = await handler(_events.request("rest", "GET", "/cookies"), CONTEXT)
     assert response.headers["x-multi"] == "one,two"
+    assert "content-length" not in response.headers  # streamed: no fixed length
     assert len(response.cookies) == 2
     assert orjson.loads(b"".join(await _chunks(response))) == {"ok": True}
 

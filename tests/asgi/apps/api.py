@@ -191,3 +191,16 @@ async def endless() -> StreamingResponse:
 async def sleep(s: float) -> dict[str, float]:
     await asyncio.sleep(s)
     return {"slept": s}
+
+
+@app.get("/gated")
+async def gated() -> StreamingResponse:
+    """One event, then wait until the test has read it (it writes to the FIFO), then more."""
+
+    async def events() -> AsyncIterator[str]:
+        yield "data: one\n\n"
+        gate = os.environ["ASGI_TEST_GATE"]  # a FIFO: reading blocks until the test writes
+        word = await asyncio.to_thread(lambda: open(gate).read())  # noqa: SIM115, ASYNC
+        yield f"data: {word}\n\n"
+
+    return StreamingResponse(events(), media_type="text/event-stream")
