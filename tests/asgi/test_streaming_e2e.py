@@ -79,3 +79,19 @@ async def test_buffered_answers_through_a_function_url() -> None:
             assert await resp.json() == {"ok": True}
         async with http.get(f"{base}/items/5?q=a&q=b") as resp:
             assert (await resp.json())["q"] == ["a", "b"]
+
+
+async def test_a_stream_past_its_deadline_is_cut_and_the_environment_stays_warm() -> None:
+    async with (
+        Emulator("apps.streamed.handler", task_root=HERE, timeout=2.0) as emu,
+        aiohttp.ClientSession() as http,
+    ):
+        base = f"{emu.endpoint_url}/lambda-url"
+        async with http.get(f"{base}/stream-slow") as resp:
+            assert resp.status == 200
+            assert await resp.content.readexactly(8) == b"started\n"
+            with pytest.raises(aiohttp.ClientPayloadError):
+                await resp.read()
+        async with http.get(f"{base}/state") as resp:
+            assert (await resp.json())["counts"]["startup"] == 1
+        assert [r.error_type for r in emu.results if r.function_error] == ["Function.Timeout"]

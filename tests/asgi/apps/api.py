@@ -204,3 +204,13 @@ async def gated() -> StreamingResponse:
         yield f"data: {word}\n\n"
 
     return StreamingResponse(events(), media_type="text/event-stream")
+
+
+@app.get("/stream-slow")
+async def stream_slow() -> StreamingResponse:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b"started\n"
+        await asyncio.sleep(60)  # far past any test's deadline
+        yield b"never\n"
+
+    return StreamingResponse(chunks(), media_type="text/plain")
