@@ -26,13 +26,8 @@ import statistics
 import sys
 import tempfile
 import types
-from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE / "handlers"))
-
-from _harness import PYTHON, Contender, EventFile, placement, run_once  # noqa: E402
+from _harness import HANDLERS, PYTHON, Contender, EventFile, placement, run_once
 
 CONTENDERS = (
     Contender(
@@ -138,6 +133,8 @@ EVENTS = {"http": ("HTTP API (2.0)", http_api_event), "rest": ("REST API (1.0)",
 
 def expected_answer(event: dict[str, object]) -> dict[str, object]:
     """What every contender must answer: the app's own response, run here once."""
+    if str(HANDLERS) not in sys.path:
+        sys.path.append(str(HANDLERS))
     from asgi_aiolambda import handler
     from asgi_mangum import handler as mangum
 
