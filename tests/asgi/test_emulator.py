@@ -266,3 +266,20 @@ def test_an_app_past_its_deadline_is_cancelled_and_the_environment_stays_warm(
         state = orjson.loads(call(emu, _events.request("url", "GET", "/state"))["body"])
     assert state["counts"]["startup"] == 1
     assert [line.split()[0] for line in marker.read_text().splitlines()] == ["startup"]
+
+
+def test_managed_instances_concurrency_serves_requests_at_once_in_one_process() -> None:
+    # AWS_LAMBDA_MAX_CONCURRENCY=4: four requests in flight on the one loop, one lifespan.
+    import concurrent.futures
+
+    with EmulatorThread(
+        "apps.buffered.handler", task_root=str(HERE), timeout=20.0, concurrency=4
+    ) as emu, concurrent.futures.ThreadPoolExecutor(4) as pool:
+        event = _events.request("url", "GET", "/together", query=[("n", "4")])
+        answers = list(pool.map(lambda _: call(emu, event), range(4)))
+        state = orjson.loads(call(emu, _events.request("url", "GET", "/state"))["body"])
+    bodies = [orjson.loads(a["body"]) for a in answers]
+    assert all(a["statusCode"] == 200 for a in answers), answers
+    assert {b["in_flight"] for b in bodies} == {4}
+    assert {b["pid"] for b in bodies} == {state["pid"]}
+    assert state["counts"]["startup"] == 1

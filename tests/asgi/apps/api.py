@@ -214,3 +214,21 @@ async def stream_slow() -> StreamingResponse:
         yield b"never\n"
 
     return StreamingResponse(chunks(), media_type="text/plain")
+
+
+ARRIVED: list[int] = []  # requests at /together so far
+ALL_HERE: list[asyncio.Event] = []
+
+
+@app.get("/together")
+async def together(n: int) -> dict[str, int]:
+    """Answers only once ``n`` requests are in flight at the same time (or fails at 10 s)."""
+    if not ALL_HERE or ALL_HERE[0].is_set():
+        ALL_HERE[:] = [asyncio.Event()]
+        ARRIVED.clear()
+    event = ALL_HERE[0]
+    ARRIVED.append(os.getpid())
+    if len(ARRIVED) == n:
+        event.set()
+    await asyncio.wait_for(event.wait(), 10)
+    return {"in_flight": len(ARRIVED), "pid": os.getpid()}
