@@ -416,14 +416,14 @@ class _Lifespan:
         log.debug("the ASGI app does not support lifespan: %r", error)
 
     async def shutdown(self) -> None:
-        if not self.running:
+        if not self.running or self._task is None or self._task.done():
             return
         self.running = False
         answer = await self._exchange({"type": "lifespan.shutdown"})
         assert self._task is not None
         if answer is not None and answer["type"] == "lifespan.shutdown.failed":
             log.error("ASGI lifespan shutdown failed: %s", answer.get("message", ""))
-        elif answer is None and self._task.exception() is not None:
+        elif answer is None and not self._task.cancelled() and self._task.exception():
             log.error("ASGI lifespan shutdown failed: %r", self._task.exception())
 
 
