@@ -469,8 +469,15 @@ def _latin1(text: str) -> bytes:
         return text.encode()
 
 
+def _encoded(pairs: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
+    try:  # one pass for the usual all-latin-1 headers
+        return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in pairs]
+    except UnicodeEncodeError:
+        return [(_latin1(name), _latin1(value)) for name, value in pairs]
+
+
 def _single_headers(headers: Any, cookies: list[str]) -> list[tuple[bytes, bytes]]:
-    out = []
+    pairs: list[tuple[str, str]] = []
     if headers:
         for name, value in headers.items():
             if value is None:
@@ -479,20 +486,20 @@ def _single_headers(headers: Any, cookies: list[str]) -> list[tuple[bytes, bytes
             if key == "cookie":
                 cookies.append(value)
             else:
-                out.append((_latin1(key), _latin1(value)))
-    return out
+                pairs.append((key, value))
+    return _encoded(pairs)
 
 
 def _multi_headers(headers: Any, cookies: list[str]) -> list[tuple[bytes, bytes]]:
-    out = []
+    pairs: list[tuple[str, str]] = []
     for name, values in headers.items():
         key = name.lower()
         for value in values or ():
             if key == "cookie":
                 cookies.append(value)
             else:
-                out.append((_latin1(key), _latin1(value)))
-    return out
+                pairs.append((key, value))
+    return _encoded(pairs)
 
 
 def _scope(
