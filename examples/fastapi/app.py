@@ -5,6 +5,11 @@ For a Function URL in ``RESPONSE_STREAM`` mode use ``streaming.handler`` instead
 
 The lifespan runs once per execution environment, during init; the client session
 it opens is reused by every warm invocation, on the runtime's one event loop.
+
+Locally, through the emulator's Function URL endpoint::
+
+    aiolambda serve --task-root examples/fastapi app.handler --port 8080
+    curl 'http://127.0.0.1:8080/lambda-url/hello/Ada?excited=true'
 """
 
 from __future__ import annotations
