@@ -224,3 +224,22 @@ async def test_percent_encoded_path_is_decoded() -> None:
     handler = ASGIHandler(_raw_app("refuse"))
     answer = await handler(_events.request("alb", "GET", "/a%20b/%C3%A9"), CONTEXT)
     assert answer["body"] == "/a b/é"
+
+
+async def test_http_api_payload_1_0_on_a_named_stage_needs_base_path() -> None:
+    # HTTP API with payload format 1.0: REST's shape, but `path` keeps the stage.
+    event = _events.request("rest", "GET", "/dev/items/3")
+    event["version"] = "1.0"
+    event["requestContext"].update(stage="dev", path="/dev/items/3")
+    plain = await ASGIHandler(api.app)(event, CONTEXT)
+    assert plain["statusCode"] == 404
+    body = orjson.loads((await ASGIHandler(api.app, base_path="dev")(event, CONTEXT))["body"])
+    assert (body["item_id"], body["root_path"]) == (3, "/dev")
+
+
+async def test_alb_client_is_the_address_the_load_balancer_saw() -> None:
+    handler = ASGIHandler(api.app)
+    event = _events.request(
+        "alb", "GET", "/echo", headers=[("X-Forwarded-For", "10.0.0.1, 203.0.113.9")]
+    )
+    assert orjson.loads((await handler(event, CONTEXT))["body"])["client"] == "203.0.113.9"

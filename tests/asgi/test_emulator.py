@@ -272,9 +272,12 @@ def test_managed_instances_concurrency_serves_requests_at_once_in_one_process() 
     # AWS_LAMBDA_MAX_CONCURRENCY=4: four requests in flight on the one loop, one lifespan.
     import concurrent.futures
 
-    with EmulatorThread(
-        "apps.buffered.handler", task_root=str(HERE), timeout=20.0, concurrency=4
-    ) as emu, concurrent.futures.ThreadPoolExecutor(4) as pool:
+    with (
+        EmulatorThread(
+            "apps.buffered.handler", task_root=str(HERE), timeout=20.0, concurrency=4
+        ) as emu,
+        concurrent.futures.ThreadPoolExecutor(4) as pool,
+    ):
         event = _events.request("url", "GET", "/together", query=[("n", "4")])
         answers = list(pool.map(lambda _: call(emu, event), range(4)))
         state = orjson.loads(call(emu, _events.request("url", "GET", "/state"))["body"])
