@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import base64
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
@@ -40,9 +40,6 @@ if TYPE_CHECKING:
     from aiolambda._core.invocation import Invoker, _Watch
     from aiolambda.streaming import StreamingResponse
 
-# Between the JSON prelude of an HTTP integration response and its body.
-PRELUDE_SEPARATOR: Final = b"\0" * 8
-
 
 def encode_prelude(response: StreamingResponse) -> bytes:
     """The JSON prelude of an HTTP integration response, separator included."""
@@ -51,7 +48,7 @@ def encode_prelude(response: StreamingResponse) -> bytes:
         "headers": response.headers,
         "cookies": response.cookies,
     }
-    return orjson.dumps(prelude) + PRELUDE_SEPARATOR
+    return orjson.dumps(prelude) + p.HTTP_INTEGRATION_SEPARATOR
 
 
 def _as_bytes(chunk: Any) -> bytes:

@@ -37,12 +37,10 @@ from aiolambda.emulator._types import InvokeResult
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-STREAM_INVOKE_API_VERSION: Final = "2021-11-15"
 STREAM_INVOKE_ROUTE: Final = (
-    f"/{STREAM_INVOKE_API_VERSION}/functions/{{name}}/response-streaming-invocations"
+    f"/{p.STREAMING_INVOKE_API_VERSION}/functions/{{name}}/response-streaming-invocations"
 )
 FUNCTION_URL_PREFIX: Final = "/lambda-url"
-PRELUDE_SEPARATOR: Final = b"\0" * 8
 # API Gateway wants the prelude within the first 16 KB; be a little more forgiving.
 _MAX_PRELUDE_BYTES: Final = 64 * 1024
 _LOG_TAIL_BYTES: Final = 4 * 1024
@@ -329,7 +327,7 @@ def _buffered_http_response(result: InvokeResult) -> web.Response:
             response.headers[str(key)] = str(value)
         for cookie in doc.get("cookies") or ():
             response.headers.add("Set-Cookie", str(cookie))
-    except (TypeError, ValueError, binascii.Error):
+    except (AttributeError, TypeError, ValueError, binascii.Error):
         return _bad_gateway()
     if "Content-Type" not in response.headers:
         response.headers["Content-Type"] = p.CT_JSON
@@ -346,7 +344,7 @@ def _prelude_response(prelude: bytes) -> web.StreamResponse | None:
             response.headers[str(key)] = str(value)
         for cookie in doc.get("cookies") or ():
             response.headers.add("Set-Cookie", str(cookie))
-    except (TypeError, ValueError):
+    except (AttributeError, TypeError, ValueError):
         return None
     if "Content-Type" not in response.headers:
         response.headers["Content-Type"] = p.CT_OCTET_STREAM
@@ -380,10 +378,10 @@ def make_function_url(
             while (item := await relay.get()) is not None:
                 if isinstance(item, bytes):
                     buffered += item
-                    cut = buffered.find(PRELUDE_SEPARATOR)
+                    cut = buffered.find(p.HTTP_INTEGRATION_SEPARATOR)
                     if cut >= 0 or len(buffered) > _MAX_PRELUDE_BYTES:
                         break
-            cut = buffered.find(PRELUDE_SEPARATOR)
+            cut = buffered.find(p.HTTP_INTEGRATION_SEPARATOR)
             if cut < 0:
                 await relay.future
                 return _bad_gateway()
@@ -391,7 +389,7 @@ def make_function_url(
             if response is None:
                 await relay.future
                 return _bad_gateway()
-            pending = bytes(buffered[cut + len(PRELUDE_SEPARATOR) :])
+            pending = bytes(buffered[cut + len(p.HTTP_INTEGRATION_SEPARATOR) :])
         else:
             response = web.StreamResponse(status=200, headers={"Content-Type": first})
         response.headers["x-amzn-RequestId"] = request_id

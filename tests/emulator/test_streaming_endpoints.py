@@ -240,3 +240,24 @@ async def test_function_url_error_mid_stream_cuts_the_response() -> None:
         # the runtime is still serving
         async with http.get(f"{r.emu.endpoint_url}/lambda-url/") as resp:
             assert resp.status == 200
+
+
+async def test_function_url_malformed_answers_are_bad_gateway() -> None:
+    async def prelude_body() -> AsyncIterator[bytes]:
+        yield b"never shown"
+
+    async def handler(event: Any, context: Any) -> Any:
+        if event["rawPath"] == "/bad-headers":
+            return {"statusCode": 200, "headers": ["not", "a", "map"], "body": "x"}
+        response = StreamingResponse(prelude_body())
+        response.headers = ["a", "list"]  # type: ignore[assignment]  # a prelude Lambda rejects
+        return response
+
+    async with running(handler, transport="lean") as r, aiohttp.ClientSession() as http:
+        base = f"{r.emu.endpoint_url}/lambda-url"
+        async with http.get(f"{base}/bad-headers") as resp:
+            assert resp.status == 502
+        async with http.get(f"{base}/bad-prelude") as resp:
+            assert resp.status == 502
+        async with http.get(f"{base}/bad-headers") as resp:  # still serving
+            assert resp.status == 502

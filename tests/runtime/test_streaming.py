@@ -249,10 +249,11 @@ async def test_deadline_while_the_runtime_is_sending_never_cancels_the_transport
     # drop the connection mid-body); the stream stops before user code resumes instead.
     import time
 
-    from aiolambda._core.client import Invocation
+    from aiolambda._core.client import parse_invocation
     from aiolambda._core.config import RuntimeConfig
     from aiolambda._core.errors import Redactor
     from aiolambda._core.handler import Handler
+    from aiolambda._core.http import HttpResponse
     from aiolambda._core.invocation import Invoker
     from aiolambda._core.stream import Stream
 
@@ -286,7 +287,9 @@ async def test_deadline_while_the_runtime_is_sending_never_cancels_the_transport
     task = asyncio.current_task()
     assert task is not None
     deadline_ms = int(time.time() * 1000) + 2000  # cancellation point: 400 ms before it
-    inv = Invocation("rid-1", deadline_ms, "arn", None, None, None, None, None, None, b"{}")
+    inv = parse_invocation(
+        HttpResponse(200, {p.H_REQUEST_ID: "rid-1", p.H_DEADLINE_MS: str(deadline_ms)}, b"{}")
+    )
     stream = await invoker.run(inv, task)
     assert isinstance(stream, Stream)
     chunks = stream.chunks()
@@ -307,3 +310,144 @@ async def test_deadline_while_the_runtime_is_sending_never_cancels_the_transport
     await stream.aclose()
     assert resumed == ["closed"]  # its finally block ran
     assert task.cancelling() == 0
+
+
+async def test_the_exact_bytes_on_the_wire() -> None:
+    # A raw Runtime API: one event, then the streamed POST is captured byte for byte.
+    from aiolambda._core.config import RuntimeConfig
+    from aiolambda._core.errors import Redactor
+    from aiolambda._core.handler import Handler
+    from aiolambda._core.invocation import Invoker
+    from aiolambda._core.logs import LogSink
+    from aiolambda._core.runtime import Runtime
+
+    captured: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+    served = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal served
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                if head.startswith(b"GET"):
+                    served += 1
+                    if served > 1:
+                        await asyncio.Event().wait()  # no second event
+                    event = b'"go"'
+                    writer.write(
+                        b"HTTP/1.1 200 OK\r\nLambda-Runtime-Aws-Request-Id: rid-7\r\n"
+                        b"Lambda-Runtime-Deadline-Ms: 9999999999999\r\n"
+                        b"Content-Type: application/json\r\n"
+                        b"Content-Length: %d\r\n\r\n%s" % (len(event), event)
+                    )
+                else:
+                    body = await reader.readuntil(b"\r\n0\r\n")
+                    trailers = await reader.readuntil(b"\r\n\r\n")
+                    captured.set_result(head + body + trailers)
+                    writer.write(b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\n\r\n{}")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def handler(event: Any, context: Any) -> AsyncIterator[bytes | str]:
+        yield b"hello"
+        yield ""  # skipped: a zero-size chunk would end the body
+        yield "\u00e9t\u00e9"
+        raise ValueError("bad")
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    config = RuntimeConfig.from_environ(
+        {"AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}", "_HANDLER": "test.handler"}
+    )
+    redact = Redactor(())
+    sink = LogSink(None, json=False, redact=redact)
+    invoker = Invoker(
+        config,
+        Handler(func=handler, is_async=False, name="test.handler"),
+        executor=None,
+        redact=redact,
+        log_writer=sink.write_raw,
+    )
+    runtime = Runtime(config, invoker, sink)
+    task = asyncio.get_running_loop().create_task(runtime.serve())
+    try:
+        wire = await captured
+    finally:
+        runtime.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        server.close()
+    head, _, rest = wire.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    assert lines[0] == b"POST /2018-06-01/runtime/invocation/rid-7/response HTTP/1.1"
+    assert b"Content-Type: application/octet-stream" in lines
+    assert b"Lambda-Runtime-Function-Response-Mode: streaming" in lines
+    assert b"Transfer-Encoding: chunked" in lines
+    assert (
+        b"Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body"
+    ) in lines
+    assert not any(line.lower().startswith(b"content-length") for line in lines)
+    body, _, trailer_block = rest.partition(b"0\r\n")
+    assert body == b"5\r\nhello\r\n5\r\n\xc3\xa9t\xc3\xa9\r\n"
+    type_line, body_line, end = trailer_block.split(b"\r\n", 2)
+    assert type_line == b"Lambda-Runtime-Function-Error-Type: Function.ValueError"
+    name, _, value = body_line.partition(b": ")
+    assert name == b"Lambda-Runtime-Function-Error-Body"
+    doc = json.loads(base64.b64decode(value, validate=True))
+    assert (doc["errorType"], doc["errorMessage"], doc["requestId"]) == (
+        "ValueError",
+        "bad",
+        "rid-7",
+    )
+    assert end == b"\r\n"
+
+
+async def test_streams_in_flight_at_once_on_managed_instances(transport: str) -> None:
+    # Two pollers, two streams interleaved: each one's chunks stay on its own stream.
+    gates = {"a": asyncio.Event(), "b": asyncio.Event()}
+    firsts: dict[str, asyncio.Event] = {"a": asyncio.Event(), "b": asyncio.Event()}
+
+    async def handler(event: Any, context: Any) -> AsyncIterator[str]:
+        yield f"{event}1,"
+        await gates[event].wait()
+        yield f"{event}2"
+
+    async with running(handler, transport=transport, concurrency=2) as r:
+        a = r.emu.submit('"a"', on_chunk=lambda _: firsts["a"].set())
+        b = r.emu.submit('"b"', on_chunk=lambda _: firsts["b"].set())
+        await firsts["a"].wait()
+        await firsts["b"].wait()  # both streams are open at once
+        gates["b"].set()
+        assert (await b).payload == b"b1,b2"
+        assert not a.done()
+        gates["a"].set()
+        assert (await a).payload == b"a1,a2"
+
+
+async def test_a_stream_that_cannot_connect_is_retried_then_fails_untouched() -> None:
+    import socket
+
+    import pytest
+
+    from aiolambda._core.client import RuntimeAPIClient, parse_invocation
+    from aiolambda._core.errors import RuntimeAPIError
+    from aiolambda._core.http import HttpResponse
+    from aiolambda._core.transport import connect
+
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    started: list[int] = []
+
+    async def chunks() -> AsyncIterator[bytes]:
+        started.append(1)
+        yield b"x"
+
+    client = RuntimeAPIClient(connect("lean", "127.0.0.1", port))
+    inv = parse_invocation(HttpResponse(200, {p.H_REQUEST_ID: "rid-9"}, b""))
+    with pytest.raises(RuntimeAPIError, match="unreachable after 10 attempts"):
+        await client.post_stream(inv, p.CT_OCTET_STREAM, chunks(), list)
+    assert started == []  # the body was never taken, so nothing was lost mid-way
