@@ -16,6 +16,7 @@ from typing import Final
 API_VERSION: Final = "2018-06-01"
 EXTENSION_API_VERSION: Final = "2020-01-01"
 INVOKE_API_VERSION: Final = "2015-03-31"
+STREAMING_INVOKE_API_VERSION: Final = "2021-11-15"  # InvokeWithResponseStream
 
 RUNTIME_PREFIX: Final = f"/{API_VERSION}/runtime"
 NEXT_PATH: Final = f"{RUNTIME_PREFIX}/invocation/next"
@@ -77,6 +78,8 @@ CT_JSON: Final = "application/json"
 CT_BYTES: Final = "application/unknown"  # awslambdaric's type for a bytes result
 CT_OCTET_STREAM: Final = "application/octet-stream"
 CT_HTTP_INTEGRATION: Final = "application/vnd.awslambda.http-integration-response"
+# An HTTP integration response: JSON prelude, this separator, then the body.
+HTTP_INTEGRATION_SEPARATOR: Final = b"\0" * 8
 
 # -- status codes ---------------------------------------------------------------------
 STATUS_OK: Final = 200
@@ -104,6 +107,8 @@ HANDLER_NOT_FOUND: Final = "Runtime.HandlerNotFound"
 BUILT_IN_MODULE_CONFLICT: Final = "Runtime.BuiltInModuleConflict"
 UNMARSHAL_ERROR: Final = "Runtime.UnmarshalError"
 MARSHAL_ERROR: Final = "Runtime.MarshalError"
+# aiolambda's own: valid JSON that does not match the handler's event annotation (typed events).
+INVALID_EVENT: Final = "Runtime.InvalidEvent"
 RUNTIME_UNKNOWN: Final = "Runtime.Unknown"
 RUNTIME_EXIT_ERROR: Final = "Runtime.ExitError"
 FUNCTION_UNHANDLED: Final = "Function.Unhandled"

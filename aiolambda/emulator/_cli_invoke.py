@@ -29,15 +29,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _read_event(args: argparse.Namespace) -> bytes:
+    from aiolambda.emulator._invoke_api import json_problem
+
     if args.event_file == "-":
-        text = sys.stdin.read()
+        data = sys.stdin.buffer.read()
     elif args.event_file is not None:
-        with open(args.event_file, encoding="utf-8") as fh:
-            text = fh.read()
+        with open(args.event_file, "rb") as fh:
+            data = fh.read()
     else:
-        text = args.event if args.event is not None else "{}"
-    json.loads(text)  # the Invoke API only takes JSON: say so before starting anything
-    return text.encode()
+        data = (args.event if args.event is not None else "{}").encode("utf-8", "surrogateescape")
+    # The Invoke API only takes JSON (Lambda answers 400): say so before starting anything.
+    problem = json_problem(data or b"{}")
+    if problem is not None:
+        raise ValueError(problem)
+    return data or b"{}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,16 +61,35 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _invoke(handler: str, event: bytes, kwargs: dict[str, object]) -> int:
+    from aiolambda._core import protocol as p
     from aiolambda.emulator import Emulator
+    from aiolambda.emulator._engine import decode_error_trailer
+
+    out = sys.stdout.buffer
+    written = bytearray(b"\n")  # the last byte written (a newline: nothing yet)
+
+    def on_chunk(data: bytes) -> None:
+        # A streamed response is printed as it arrives.
+        if data:
+            out.write(data)
+            out.flush()
+            written[-1:] = data[-1:]
 
     try:
         async with Emulator(handler, log_stream=sys.stderr, **kwargs) as emulator:  # type: ignore[arg-type]
-            result = await emulator.invoke(event)
+            result = await emulator.invoke(event, on_chunk=on_chunk)
     except OSError as exc:
         return fail(f"cannot start the runtime: {exc}")
-    out = sys.stdout.buffer
-    out.write(result.payload)
-    if not result.payload.endswith(b"\n"):
+    if not result.streamed:
+        out.write(result.payload)
+        written[-1:] = result.payload[-1:] or b"\n"
+    if written[-1:] != b"\n" or not result.payload:
         out.write(b"\n")
     out.flush()
+    error_body = result.trailers.get(p.H_ERROR_BODY.lower())
+    if error_body is not None:
+        # A mid-stream error arrives in the trailers, after the body printed above.
+        document = decode_error_trailer(error_body)
+        shown = json.dumps(document) if document is not None else error_body
+        sys.stderr.write(f"stream ended with {result.error_type}: {shown}\n")
     return 0 if result.ok else 1

@@ -13,13 +13,14 @@ import base64
 import binascii
 import json
 import uuid
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote
 
 from aiohttp import web
 
 from aiolambda._core import protocol as p
 from aiolambda.emulator._engine import FUNCTION_VERSION, Engine, Invocation
+from aiolambda.emulator._types import InvokeResult
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -37,6 +38,21 @@ def _aws_error(status: int, error_type: str, message: str) -> web.Response:
     body = json.dumps({"Type": "User", "message": message})
     headers = {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": str(uuid.uuid4())}
     return web.Response(status=status, text=body, content_type=p.CT_JSON, headers=headers)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"Non-standard token '{name}'")
+
+
+def json_problem(body: bytes) -> str | None:
+    """Why ``body`` is not a JSON document (UTF-8, no NaN/Infinity), or None if it is."""
+    try:
+        json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        return f"Invalid UTF-8 byte 0x{body[exc.start]:02x} at offset {exc.start}"
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _known_name(name: str, function_name: str) -> bool:
@@ -72,12 +88,15 @@ async def _relay_stream(
     request_id: str,
     content_type: str,
     stream: asyncio.Queue[str | bytes | None],
+    future: asyncio.Future[InvokeResult],
 ) -> web.StreamResponse:
     """Send a streamed function response chunk by chunk.
 
     Headers go out before the function has finished, so an error reported in the
-    stream's trailers cannot become ``X-Amz-Function-Error`` here: the body just ends
-    (``InvokeResult.error_type`` and ``trailers`` still record it).
+    stream's trailers cannot become ``X-Amz-Function-Error`` here (and aiohttp cannot
+    send trailers): the response is cut short instead, so the caller sees an incomplete
+    body rather than a success (``InvokeResult.error_type`` and ``trailers`` record the
+    error; ``InvokeWithResponseStream`` reports it in its ``InvokeComplete`` event).
     """
     response = web.StreamResponse(
         status=200,
@@ -92,6 +111,9 @@ async def _relay_stream(
     while (item := await stream.get()) is not None:
         if isinstance(item, bytes):
             await response.write(item)
+    if not future.result().ok and request.transport is not None:
+        request.transport.abort()
+        return response
     await response.write_eof()
     return response
 
@@ -119,11 +141,21 @@ def make_app(engine: Engine, new_request_id: Callable[[], str]) -> web.Applicati
                 "RequestTooLargeException",
                 f"Request must be smaller than {_MAX_REQUEST_BYTES} bytes for the Invoke operation",
             )
-        if invocation_type == "DryRun":
-            return web.Response(status=204)
         # An invoke without a payload (boto3 with no Payload, a bare curl -XPOST)
         # reaches the function as an empty JSON object, not as undecodable b"".
         body = body or b"{}"
+        problem = json_problem(body)
+        if problem is not None:
+            # Lambda parses the payload before it picks an environment: the function
+            # never sees it (RIE, unlike Lambda, passes it on to the runtime).
+            return _aws_error(
+                400,
+                "InvalidRequestContentException",
+                f"Could not parse request body into json: Could not parse payload into json: "
+                f"{problem}",
+            )
+        if invocation_type == "DryRun":
+            return web.Response(status=204)
         client_context = None
         encoded = request.headers.get("X-Amz-Client-Context")
         if encoded:
@@ -159,7 +191,7 @@ def make_app(engine: Engine, new_request_id: Callable[[], str]) -> web.Applicati
         future.add_done_callback(lambda _: stream.put_nowait(None))
         first = await stream.get()
         if isinstance(first, str):
-            return await _relay_stream(request, inv.request_id, first, stream)
+            return await _relay_stream(request, inv.request_id, first, stream, future)
         result = future.result()
         headers = dict(result.headers)
         if request.headers.get("X-Amz-Log-Type", "None") == "Tail":
@@ -169,4 +201,24 @@ def make_app(engine: Engine, new_request_id: Callable[[], str]) -> web.Applicati
 
     app = web.Application(client_max_size=_DISCARD_CAP)
     app.router.add_post(_INVOKE_ROUTE, invoke)
+    _add_streaming_routes(app, engine, new_request_id)
     return app
+
+
+def _add_streaming_routes(
+    app: web.Application, engine: Engine, new_request_id: Callable[[], str]
+) -> None:
+    """``InvokeWithResponseStream`` and the Function URL endpoint (see ``_streaming``)."""
+    from aiolambda.emulator._streaming import (
+        FUNCTION_URL_PREFIX,
+        STREAM_INVOKE_ROUTE,
+        make_function_url,
+        make_stream_invoke,
+    )
+
+    app.router.add_post(
+        STREAM_INVOKE_ROUTE, make_stream_invoke(engine, new_request_id, _known_name)
+    )
+    url = make_function_url(engine, new_request_id)
+    app.router.add_route("*", FUNCTION_URL_PREFIX, url)
+    app.router.add_route("*", FUNCTION_URL_PREFIX + "/{tail:.*}", url)
