@@ -58,6 +58,19 @@ class Response:
     content_type: str
 
 
+@dataclass(frozen=True, slots=True)
+class ProcessExit:
+    """The handler called ``sys.exit()``: the runtime exits with ``status``, unanswered.
+
+    As under awslambdaric: the process ends, Lambda answers the caller with
+    ``Runtime.ExitError`` and the next invocation gets a fresh environment. With
+    ``AWS_LAMBDA_MAX_CONCURRENCY`` > 1 the runtime stops polling and lets the other
+    invocations in flight finish and be answered first.
+    """
+
+    status: int
+
+
 Outcome = Response | ErrorReport
 
 
@@ -114,7 +127,9 @@ class Invoker:
         """Set by the runtime before it cancels its pollers for good."""
         self.watchdog = Watchdog()
 
-    async def run(self, inv: Invocation, task: asyncio.Task[Any] | None = None) -> Outcome:
+    async def run(
+        self, inv: Invocation, task: asyncio.Task[Any] | None = None
+    ) -> Outcome | ProcessExit:
         """Run the handler for ``inv`` in ``task`` (the current one); never raises.
 
         Only cancellation of the caller propagates. Passing ``task`` saves looking it up
@@ -141,7 +156,9 @@ class Invoker:
             return from_exception(carrier.error, inv.request_id, self._redact)
         except asyncio.CancelledError:
             raise
-        except BaseException as exc:  # SystemExit and KeyboardInterrupt from user code too
+        except SystemExit as exc:
+            return ProcessExit(exit_status(exc))
+        except BaseException as exc:  # KeyboardInterrupt from user code too
             return from_exception(exc, inv.request_id, self._redact)
         return Response(body, content_type)
 
@@ -347,6 +364,18 @@ class Watchdog:
     def _check_stuck(self, watch: _Watch) -> None:
         if watch in self._watches and self.on_stuck is not None:
             self.on_stuck(watch.task, watch.invocation)
+
+
+def exit_status(exc: SystemExit) -> int:
+    """The process exit status Python gives ``exc`` (a message is printed, status 1)."""
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code % 256
+    import sys
+
+    print(exc.code, file=sys.stderr)
+    return 1
 
 
 def _call_sync(func: Callable[[Any, Any], Any], event: Any, context: Context) -> tuple[bool, Any]:
