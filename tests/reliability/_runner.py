@@ -26,6 +26,7 @@ from aiolambda._core.handler import Handler, is_async_callable
 from aiolambda._core.invocation import Invoker, SyncExecutor
 from aiolambda._core.logs import LogSink
 from aiolambda._core.runtime import Runtime
+from tests.lambda_env import scrubbed
 
 TRANSPORTS = ("lean", "aiohttp")
 REPO = Path(__file__).resolve().parents[2]
@@ -118,7 +119,7 @@ def child_env(api: str, handler: str, **extra: str) -> dict[str, str]:
     """Environment for ``python -m aiolambda`` as a child process against ``api``."""
     env = {
         key: value
-        for key, value in os.environ.items()
+        for key, value in scrubbed().items()
         if not key.startswith(("AWS_", "_LAMBDA", "AIOLAMBDA_")) and key != "_HANDLER"
     }
     env.update(
