@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import logging
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -48,6 +49,7 @@ from aiolambda._core.handler import Handler
 
 _NO_DEADLINE_MS: Final = 15 * 60 * 1000  # Lambda's longest timeout, for a missing header
 _MAX_SYNC_THREADS: Final = 64
+_SYNC_THREAD_PREFIX: Final = "aiolambda-sync"
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,9 +272,10 @@ class SyncExecutor(ThreadPoolExecutor):
 
     def __init__(self, concurrency: int) -> None:
         self._loops: list[asyncio.AbstractEventLoop] = []
+        _hide_selector_notice()
         super().__init__(
             max_workers=min(concurrency, _MAX_SYNC_THREADS),
-            thread_name_prefix="aiolambda-sync",
+            thread_name_prefix=_SYNC_THREAD_PREFIX,
             initializer=self._give_thread_an_event_loop,
         )
 
@@ -287,6 +290,21 @@ class SyncExecutor(ThreadPoolExecutor):
         for loop in self._loops:
             if not loop.is_running() and not loop.is_closed():
                 loop.close()
+
+
+def _is_not_our_selector_notice(record: logging.LogRecord) -> bool:
+    return not (
+        record.msg == "Using selector: %s"
+        and (record.threadName or "").startswith(_SYNC_THREAD_PREFIX)
+    )
+
+
+def _hide_selector_notice() -> None:
+    """Keep asyncio's DEBUG "Using selector: …" for our threads' loops out of the function's
+    log: awslambdaric creates no loops, so the line would only be noise at DEBUG."""
+    logger = logging.getLogger("asyncio")
+    if _is_not_our_selector_notice not in logger.filters:
+        logger.addFilter(_is_not_our_selector_notice)
 
 
 class _Watch:

@@ -229,6 +229,10 @@ class RieFunction:
     def stop(self) -> Finished:
         """Kill RIE and the runtime (their whole process group) and collect the output."""
         if self._proc is not None:
+            # The runtime first, so that it never sees RIE go away (and logs about it).
+            for child in _children(self._proc.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(child, signal.SIGKILL)
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self._proc.pid, signal.SIGKILL)
             try:
@@ -239,6 +243,16 @@ class RieFunction:
         frames = read_frames(self._frames_path) if self.telemetry else []
         self._dir.cleanup()
         return Finished(self.replies, output, frames)
+
+
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (any of its threads may be their parent)."""
+    found = []
+    with contextlib.suppress(OSError):
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{task}/children") as f:
+                found.extend(int(child) for child in f.read().split())
+    return found
 
 
 def read_frames(path: Path) -> list[Frame]:

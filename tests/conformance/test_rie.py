@@ -50,7 +50,7 @@ def test_stack_traces_carry_no_position_marker_lines(rie: Path) -> None:
     for entry in doc["stackTrace"]:
         assert entry.startswith('  File "') and entry.endswith("\n")
         assert not any(_MARKER_LINE.match(line) for line in entry.splitlines()), entry
-    assert "table[\"missing\"]" in doc["stackTrace"][1]
+    assert 'table["missing"]' in doc["stackTrace"][1]
 
 
 def test_init_error_reaches_the_caller_with_the_init_output(rie: Path) -> None:

@@ -55,6 +55,7 @@ def logs(event: Any, context: Any) -> Any:
         log.exception("caught")
     logging.info("root info")
     logging.warning("root warning")
+    print("end of logs")
     return "logged"
 
 
