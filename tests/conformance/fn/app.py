@@ -50,7 +50,7 @@ def logs(event: Any, context: Any) -> Any:
     log.warning("with extra", extra={"order_id": 7})
     log.log(25, "custom level 25")
     try:
-        {}["k"]  # noqa: B018 - raises on purpose
+        {}["k"]  # raises on purpose
     except KeyError:
         log.exception("caught")
     logging.info("root info")
