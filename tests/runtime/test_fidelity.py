@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import re
 import sys
@@ -257,4 +258,71 @@ def test_error_stack_traces_have_no_marker_lines() -> None:
     line = _lookup.__code__.co_firstlineno + 1
     assert stack[1] == (
         f'  File "{__file__}", line {line}, in _lookup\n    return 1 + table["missing"] * 2\n'
+    )
+
+
+# -- intended differences (README: Compatibility with the managed runtime) --------------
+
+
+def test_json_records_carry_the_trace_id() -> None:
+    from aiolambda._core.context import trace_id_var
+
+    token = trace_id_var.set("Root=1-5759e988-bd862e3fe1be46a994272793")
+    try:
+        doc = _json_record(logging.WARNING, "w")
+    finally:
+        trace_id_var.reset(token)
+    assert doc["xrayTraceId"] == "Root=1-5759e988-bd862e3fe1be46a994272793"
+
+
+def _awslambdaric_marshal(result: Any) -> tuple[str, str]:
+    from awslambdaric.lambda_runtime_marshaller import LambdaMarshaller
+
+    return LambdaMarshaller().marshal_response(result)  # type: ignore[no-any-return]
+
+
+def test_results_awslambdaric_cannot_encode_are_encoded() -> None:
+    import dataclasses
+    import datetime
+    import enum
+    import uuid
+
+    from awslambdaric.lambda_runtime_exception import FaultException
+
+    @dataclasses.dataclass
+    class Point:
+        x: int
+
+    class Color(enum.Enum):
+        RED = "red"
+
+    when = datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.UTC)
+    ident = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    cases = [
+        (when, '"2024-01-02T03:04:05+00:00"'),
+        ({3}, "[3]"),
+        (Point(1), '{"x":1}'),
+        (ident, '"12345678-1234-5678-1234-567812345678"'),
+        (Color.RED, '"red"'),
+    ]
+    for value, expected in cases:
+        assert encode_result(value)[0].decode() == expected
+        with pytest.raises(FaultException) as caught:
+            _awslambdaric_marshal(value)
+        assert caught.value.exception_type == "Runtime.MarshalError"
+
+
+def test_nan_is_null_where_awslambdaric_writes_invalid_json() -> None:
+    assert encode_result([math.nan, math.inf])[0] == b"[null,null]"
+    assert _awslambdaric_marshal([math.nan, math.inf])[0] == "[NaN, Infinity]"
+
+
+def test_results_are_compact_utf8_where_awslambdaric_spaces_and_escapes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("AWS_EXECUTION_ENV", raising=False)  # its classic (pre-3.12) mode
+    value = {"text": "zażółć", "n": [1, 2]}
+    assert encode_result(value)[0] == '{"text":"zażółć","n":[1,2]}'.encode()
+    assert (
+        _awslambdaric_marshal(value)[0] == '{"text": "za\\u017c\\u00f3\\u0142\\u0107", "n": [1, 2]}'
     )
