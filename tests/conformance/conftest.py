@@ -177,6 +177,7 @@ class RieFunction:
             handler=self.handler,
             task_root=str(self.task_root),
             AWS_LAMBDA_FUNCTION_TIMEOUT=str(self.timeout_s),
+            PYTHONPATH=str(REPO),  # aiolambda from this checkout, installed or not
         )
         if self.telemetry:
             env["_LAMBDA_TELEMETRY_LOG_FD"] = "3"
