@@ -66,8 +66,11 @@ class LogSink:
         self._frame_type = _FRAME_JSON if json else _FRAME_TEXT
         self.redact = redact
 
-    def write(self, message: str, level: int = logging.NOTSET) -> None:
-        """Write one record; it stays one log event even when it spans lines."""
+    def write(self, message: str, level: int = logging.NOTSET, *, raw: bool = False) -> None:
+        """Write one record; it stays one log event even when it spans lines.
+
+        ``raw``: a Text frame whatever the format, as awslambdaric frames ``context.log``.
+        """
         if self.redact:
             message = self.redact(message)
         if self._fd is None:
@@ -79,8 +82,9 @@ class LogSink:
                 pass  # stdout closed by the handler: logging must never break the runtime
             return
         data = message.encode("utf-8", "replace")
+        frame_type = _FRAME_TEXT if raw else self._frame_type
         header = _FRAME_HEADER.pack(
-            self._frame_type | _LEVEL_MASK.get(level, 0), len(data), time.time_ns() // 1000
+            frame_type | _LEVEL_MASK.get(level, 0), len(data), time.time_ns() // 1000
         )
         try:
             os.write(self._fd, header + data)
@@ -89,7 +93,7 @@ class LogSink:
 
     def write_raw(self, message: str) -> None:
         """``context.log``: the message as it is, no level."""
-        self.write(message)
+        self.write(message, raw=True)
 
 
 class TextFormatter(logging.Formatter):

@@ -78,7 +78,8 @@ def _frame_records(frames: list[Frame], runtime: str, log_format: str) -> list[A
     out: list[Any] = []
     for frame in frames:
         message = frame.message.rstrip("\n")  # one-record-one-line (the exception record)
-        body = _json_record(message, runtime) if log_format == "JSON" else _text(message)
+        as_json = log_format == "JSON" and message.startswith("{")  # not context.log's
+        body = _json_record(message, runtime) if as_json else _text(message)
         out.append((hex(frame.kind), body))
     return out
 

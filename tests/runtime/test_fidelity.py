@@ -216,6 +216,18 @@ def test_text_frames_carry_levels_only_when_awslambdaric_does(root_logger: Any) 
         os.unlink(path)
 
 
+def test_context_log_is_a_text_frame_in_either_format() -> None:
+    fd, path = tempfile.mkstemp()
+    try:
+        LogSink(fd, json=True).write_raw("raw\n")
+        data = Path(path).read_bytes()
+    finally:
+        os.close(fd)
+        os.unlink(path)
+    assert int.from_bytes(data[:4], "big") == 0xA55A0003  # as awslambdaric frames it
+    assert data[16:] == b"raw\n"
+
+
 def test_text_error_log_indents_with_no_break_spaces() -> None:
     text = format_error_for_log("E", "m", ['  File "a.py", line 1, in f\n    x()\n'], json=False)
     assert text.split("\n") == [

@@ -55,6 +55,7 @@ def logs(event: Any, context: Any) -> Any:
         log.exception("caught")
     logging.info("root info")
     logging.warning("root warning")
+    context.log("context log line one\ncontext log line two\n")
     print("end of logs")
     return "logged"
 
