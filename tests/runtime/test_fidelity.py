@@ -338,3 +338,16 @@ def test_results_are_compact_utf8_where_awslambdaric_spaces_and_escapes(
     assert (
         _awslambdaric_marshal(value)[0] == '{"text": "za\\u017c\\u00f3\\u0142\\u0107", "n": [1, 2]}'
     )
+
+
+def test_big_integers_stay_exact_in_typed_dataclass_events() -> None:
+    import dataclasses
+
+    from aiolambda._core.typed import _dataclass_decoder
+
+    @dataclasses.dataclass
+    class Order:
+        amount: int
+
+    decode = _dataclass_decoder(Order)
+    assert decode(b'{"amount": 18446744073709551617}', None) == Order(18446744073709551617)
