@@ -21,6 +21,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests.lambda_env import lambda_environ
+
 from ._support import HERE, REPO, RUNTIMES
 
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
@@ -52,19 +54,11 @@ async def rie(
     """Run RIE with ``python -m RUNTIME HANDLER``; yields the invoke URL and RIE's output."""
     assert RIE is not None
     invoke_port, api_port = _free_port(), _free_port()
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("PYTHONUNBUFFERED", "PYTHONDONTWRITEBYTECODE")
-        and not k.startswith(("AWS_", "AIOLAMBDA_", "_LAMBDA"))
-    }
-    env.update(
-        {
-            "_HANDLER": handler,
-            "LAMBDA_TASK_ROOT": str(HERE),
-            "AWS_LAMBDA_FUNCTION_TIMEOUT": "1",
-            "PYTHONPATH": str(REPO),
-        }
+    env = lambda_environ(
+        handler=handler,
+        task_root=str(HERE),
+        AWS_LAMBDA_FUNCTION_TIMEOUT="1",
+        PYTHONPATH=str(REPO),
     )
     if snapstart:
         env["AWS_LAMBDA_INITIALIZATION_TYPE"] = "snap-start"
