@@ -50,8 +50,6 @@ from aiolambda._core.errors import ErrorReport, Redactor, RuntimeAPIError, from_
 from aiolambda._core.logs import LogSink, format_error_for_log
 from aiolambda._core.transport import connect
 
-log = logging.getLogger("aiolambda")
-
 EXIT_BEFORE_SNAPSHOT_ERROR: Final = 64  # awslambdaric's sys.exit codes
 EXIT_AFTER_RESTORE_ERROR: Final = 65
 REGISTRY_MODULE: Final = "snapshot_restore_py"
