@@ -93,7 +93,8 @@ async def _serve(config: RuntimeConfig, sink: LogSink, redact: Redactor) -> int:
     executor = None if handler.is_async else SyncExecutor(config.max_concurrency)
     invoker = Invoker(config, handler, executor=executor, redact=redact, log_writer=sink.write_raw)
     # Everything allocated so far lives as long as the process: keep the collector off it.
-    gc.collect()
+    # No gc.collect() first: import-time garbage is next to none, and a full collection
+    # over everything the handler imported costs 4 ms at cold start (11 ms with boto3).
     gc.freeze()
     try:
         return await Runtime(config, invoker, sink).serve()
