@@ -7,7 +7,6 @@ failures to ``/runtime/init/error``) and runs the invoke loop.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import dataclasses
 import gc
@@ -18,12 +17,16 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from aiolambda._core import protocol as p
 from aiolambda._core.config import ConfigError, RuntimeConfig
 from aiolambda._core.errors import InitError, Redactor, from_exception, from_fault
 from aiolambda._core.handler import Handler, load_handler
 from aiolambda._core.logs import LogSink, configure_logging, format_error_for_log
+
+if TYPE_CHECKING:
+    import argparse  # only the CLI's `aiolambda run` passes a parser; ~5 ms to import
 
 EXIT_INIT_ERROR = 1
 EXIT_USAGE = 2
