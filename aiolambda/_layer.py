@@ -573,8 +573,8 @@ def find_compiler(target: Target, compile_with: str | None = None) -> str:
     if f"{sys.version_info[0]}.{sys.version_info[1]}" == target.python:
         candidates.insert(0, sys.executable)
     pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv", "versions")
-    found = sorted(pyenv.glob(f"{target.python}.*/bin/python{target.python}"), reverse=True)
-    candidates += [str(path) for path in found]
+    installed = sorted(pyenv.glob(f"{target.python}.*/bin/python{target.python}"), reverse=True)
+    candidates += [str(path) for path in installed]
     for candidate in candidates:
         if candidate and python_version_of(candidate) == target.python:
             return candidate
