@@ -8,7 +8,6 @@ failures to ``/runtime/init/error``) and runs the invoke loop.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import gc
 import os
 import signal
@@ -64,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     workers = _start_workers(config, args) if config.workers > 1 else []
     if workers:
-        config = dataclasses.replace(config, max_concurrency=_share(config, 0))
+        config = config._replace(max_concurrency=_share(config, 0))
     # Both AWS runtime clients drop these so the function's own subprocesses don't inherit them.
     os.environ.pop(p.ENV_TELEMETRY_FD, None)
     os.environ.pop(p.ENV_TELEMETRY_SOCKET, None)
