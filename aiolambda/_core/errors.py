@@ -18,9 +18,8 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from types import TracebackType
-from typing import Final
+from typing import Final, NamedTuple
 
 import orjson
 
@@ -52,9 +51,11 @@ class RuntimeAPIError(AiolambdaError):
     """The Runtime API cannot be used any more (500, or unreachable after retries): exit."""
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorReport:
-    """One structured error: the JSON body, the error-type header and the X-Ray cause."""
+class ErrorReport(NamedTuple):
+    """One structured error: the JSON body, the error-type header and the X-Ray cause.
+
+    A named tuple: immutable without a dataclass's exec'd methods at cold start.
+    """
 
     error_type: str
     error_message: str
