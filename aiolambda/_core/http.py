@@ -15,8 +15,7 @@ See: https://www.rfc-editor.org/rfc/rfc9112
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -59,9 +58,8 @@ _NAMES_MAX: Final = 512
 _HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_CRLF, _TRAILERS, _EOF, _DONE = range(8)
 
 
-@dataclass(frozen=True, slots=True)
-class HttpResponse:
-    """One complete HTTP response.
+class HttpResponse(NamedTuple):
+    """One complete HTTP response (a named tuple: no dataclass code generation at import).
 
     ``headers`` has lower-cased names; a repeated header's values are joined with ``", "``.
     Values are decoded as UTF-8 with ``surrogateescape`` (as aiohttp does), so both
