@@ -11,8 +11,7 @@ import importlib
 import inspect
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from aiolambda._core import protocol as p
 from aiolambda._core.errors import InitError
@@ -20,8 +19,7 @@ from aiolambda._core.errors import InitError
 HandlerFunc = Callable[[Any, Any], Any]
 
 
-@dataclass(frozen=True, slots=True)
-class Handler:
+class Handler(NamedTuple):
     """A loaded handler and whether it must be awaited on the loop (``is_async``)."""
 
     func: HandlerFunc
