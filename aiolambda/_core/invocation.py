@@ -19,8 +19,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 import orjson
 
@@ -50,8 +49,7 @@ _NO_DEADLINE_MS: Final = 15 * 60 * 1000  # Lambda's longest timeout, for a missi
 _MAX_SYNC_THREADS: Final = 64
 
 
-@dataclass(frozen=True, slots=True)
-class Response:
+class Response(NamedTuple):
     """A handler's encoded result."""
 
     body: bytes
