@@ -72,16 +72,16 @@ HANDLERS = {
 }
 
 # What any uvloop-based runtime must do before its first /next: the instruction floor.
-FLOOR_SCRIPT = """\
+FLOOR_SCRIPT = f"""\
 import asyncio, os, orjson, uvloop
 host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
 async def main():
     reader, writer = await asyncio.open_connection(host, int(port))
-    writer.write(b"GET %s HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+    writer.write(b"GET {NEXT_PATH} HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
     await writer.drain()
     await reader.read(1)
 uvloop.run(main())
-""" % NEXT_PATH.encode()
+"""
 
 
 def log(message: str) -> None:
@@ -285,7 +285,8 @@ def _next_response() -> bytes:
 def check_answer(handler: str, answer: bytes) -> None:
     """The handler's answer, whichever runtime rendered it."""
     body = json.loads(answer)
-    if body.get("got") != json.loads(EVENT) or (handler.startswith("with_boto3") != ("boto3" in body)):
+    wants_boto3 = handler.startswith("with_boto3")
+    if body.get("got") != json.loads(EVENT) or wants_boto3 != ("boto3" in body):
         raise RuntimeError(f"wrong answer from {handler}: {answer!r}")
 
 
@@ -317,7 +318,7 @@ def median(values: Sequence[float]) -> float:
 
 def table(times: Mapping[tuple[str, str], list[float]]) -> list[str]:
     lines = [
-        "| handler | contender | median ms (min–max) | × awslambdaric |",
+        "| handler | contender | median ms (min-max) | x awslambdaric |",
         "|---|---|---|---|",
     ]
     for handler in ("trivial.handler", "with_boto3.handler"):
@@ -327,7 +328,7 @@ def table(times: Mapping[tuple[str, str], list[float]]) -> list[str]:
                 continue
             m = median(values)
             lines.append(
-                f"| {handler.split('.')[0]} | {name} | {m:.1f} ({min(values):.1f}–"
+                f"| {handler.split('.')[0]} | {name} | {m:.1f} ({min(values):.1f}-"
                 f"{max(values):.1f}) | {m / base:.2f} |"
             )
     return lines
@@ -418,7 +419,7 @@ def instruction_counts(setup: Setup) -> list[str]:
     lines += [f"| {label} | {count / 1e6:.0f} |" for label, count in counts.items()]
     lines.append("")
     lines.append(
-        f"aiolambda's own share (layer trivial − floor) / layer trivial: "
+        f"aiolambda's own share (layer trivial - floor) / layer trivial: "
         f"{(ours - floor) / 1e6:.0f} M of {ours / 1e6:.0f} M = {(ours - floor) / ours:.1%}"
     )
     return lines
