@@ -11,7 +11,7 @@ import importlib
 import inspect
 import sys
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 from aiolambda._core import protocol as p
 from aiolambda._core.errors import InitError
@@ -19,12 +19,21 @@ from aiolambda._core.errors import InitError
 HandlerFunc = Callable[[Any, Any], Any]
 
 
-class Handler(NamedTuple):
-    """A loaded handler and whether it must be awaited on the loop (``is_async``)."""
+class Handler:
+    """A loaded handler and whether it must be awaited on the loop (``is_async``); read-only.
 
-    func: HandlerFunc
-    is_async: bool
-    name: str
+    A plain class: a dataclass or named tuple generates code at every cold start.
+    """
+
+    __slots__ = ("func", "is_async", "name")
+
+    def __init__(self, func: HandlerFunc, is_async: bool, name: str) -> None:
+        self.func = func
+        self.is_async = is_async
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Handler(name={self.name!r}, is_async={self.is_async})"
 
 
 def is_async_callable(func: object) -> bool:
