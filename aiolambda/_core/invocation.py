@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 import orjson
 
@@ -49,11 +49,17 @@ _NO_DEADLINE_MS: Final = 15 * 60 * 1000  # Lambda's longest timeout, for a missi
 _MAX_SYNC_THREADS: Final = 64
 
 
-class Response(NamedTuple):
-    """A handler's encoded result."""
+class Response:
+    """A handler's encoded result (read-only; a plain class: no code generated at start)."""
 
-    body: bytes
-    content_type: str
+    __slots__ = ("body", "content_type")
+
+    def __init__(self, body: bytes, content_type: str) -> None:
+        self.body = body
+        self.content_type = content_type
+
+    def __repr__(self) -> str:
+        return f"Response(body={self.body!r}, content_type={self.content_type!r})"
 
 
 Outcome = Response | ErrorReport
