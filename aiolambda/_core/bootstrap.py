@@ -89,6 +89,12 @@ async def _serve(config: RuntimeConfig, sink: LogSink, redact: Redactor) -> int:
     from aiolambda._core.invocation import Invoker, SyncExecutor
     from aiolambda._core.runtime import Runtime
 
+    # The exec wrapper and `python -m aiolambda` start with the collector off: the
+    # runtime's own imports make no cyclic garbage, and collections over them are a
+    # good part of the cold start. Freeze what they made, then collect as usual while
+    # the handler's module initialises (skipping the frozen objects).
+    gc.freeze()
+    gc.enable()
     handler = await _load_or_report(config, sink, redact)
     if handler is None:
         return EXIT_INIT_ERROR

@@ -379,3 +379,27 @@ def test_a_first_argument_that_is_not_an_interpreter_is_refused(
         f"aiolambda: expected a Python interpreter as the first argument, got '{stock}'\n"
     )
     assert not (tmp_path / "stock-ran.json").exists()
+
+
+@pytest.mark.parametrize("through", ["wrapper", "python -m aiolambda"])
+async def test_the_collector_is_on_for_the_handler(
+    host_opt: Path, tmp_path: Path, through: str
+) -> None:
+    """The runtime imports with the collector off; the handler's module and calls never do."""
+    emulator = _emulator_class()
+    wrapper = host_opt / "aiolambda"
+    if through == "wrapper":
+        bootstrap = [str(wrapper), sys.executable, str(_stock_bootstrap(tmp_path))]
+    else:
+        bootstrap = [sys.executable, "-m", "aiolambda"]
+    async with emulator(
+        "gc_probe.handler",
+        task_root=HANDLERS_DIR,
+        bootstrap=bootstrap,
+        env={"AWS_LAMBDA_EXEC_WRAPPER": str(wrapper)},
+        timeout=30,
+        init_timeout=30,
+    ) as emu:
+        result = await emu.invoke({})
+    assert result.function_error is None, result.payload
+    assert result.json() == {"at_import": True, "in_handler": True}
