@@ -68,6 +68,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.pop(p.ENV_TELEMETRY_FD, None)
     os.environ.pop(p.ENV_TELEMETRY_SOCKET, None)
     setup_sys_path(config)
+    if config.transport == "aiohttp" and not _importable("aiohttp"):
+        print(
+            "aiolambda: AIOLAMBDA_TRANSPORT=aiohttp but aiohttp is not installed "
+            "(build the layer with: aiolambda layer build --transport aiohttp)",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     redact = Redactor(os.environ[name] for name in p.SECRET_ENV_NAMES if name in os.environ)
     if config.telemetry_socket is not None:
         _redirect_output_to_socket(config.telemetry_socket)
@@ -183,6 +190,12 @@ def _stop_workers(workers: list[subprocess.Popen[bytes]]) -> int:
             returned = worker.wait()
         code = max(code, 1 if returned else 0)
     return code
+
+
+def _importable(name: str) -> bool:
+    from importlib.util import find_spec
+
+    return find_spec(name) is not None
 
 
 def setup_sys_path(config: RuntimeConfig) -> None:

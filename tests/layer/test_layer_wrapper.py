@@ -403,3 +403,16 @@ async def test_the_collector_is_on_for_the_handler(
         result = await emu.invoke({})
     assert result.function_error is None, result.payload
     assert result.json() == {"at_import": True, "in_handler": True}
+
+
+def test_aiohttp_transport_without_aiohttp_in_the_layer_is_one_clear_line(
+    other_python_opt: tuple[str, Path], tmp_path: Path
+) -> None:
+    interpreter, opt = other_python_opt  # a Python with nothing installed: only the layer
+    env = _lambda_env(opt, AIOLAMBDA_TRANSPORT="aiohttp", AWS_LAMBDA_RUNTIME_API="127.0.0.1:9")
+    done = _run_wrapper(opt / "aiolambda", [interpreter, str(_stock_bootstrap(tmp_path))], env)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        "aiolambda: AIOLAMBDA_TRANSPORT=aiohttp but aiohttp is not installed "
+        "(build the layer with: aiolambda layer build --transport aiohttp)\n"
+    )
