@@ -1,7 +1,8 @@
 """Cold start through the built layer, side by side with ``python3.X -m awslambdaric``.
 
 What a user deploys: ``aiolambda layer build --python 3.12`` (bytecode as shipped),
-unpacked into a directory standing in for ``/opt`` (write bits removed), started
+unpacked into a directory standing in for ``/opt`` (write bits removed and, where
+``mount`` works, a read-only bind mount, since root ignores write bits), started
 through the exec wrapper ``/opt/aiolambda`` by a Python 3.12 that does not have
 aiolambda installed (a bare venv). The stock runtime client, awslambdaric, runs
 from a venv of its own on the same interpreter. Both serve the same handlers from
@@ -34,6 +35,7 @@ Needs the package index once (the venvs and boto3); ``--workdir`` keeps them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -94,9 +96,12 @@ def log(message: str) -> None:
 class Setup:
     """The interpreters, the unpacked layer and the task root, under ``workdir``."""
 
-    def __init__(self, workdir: Path, version: str, layer: Path | None) -> None:
+    def __init__(
+        self, workdir: Path, version: str, layer: Path | None, baseline: Path | None = None
+    ) -> None:
         self.workdir = workdir
         self.version = version
+        self.mounted: list[Path] = []  # read-only bind mounts to undo in close()
         base = find_compiler(Target(version, Target.host().arch))
         self.base_python = base
         self.bare = self._venv("bare-venv", [])
@@ -108,7 +113,8 @@ class Setup:
         for name, text in HANDLERS.items():
             (self.task / name).write_text(text)
         self.zip = layer or self._build_layer()
-        self.opt = self._unpack(self.zip)
+        self.opt = self._unpack(self.zip, workdir / "opt")
+        self.baseline_opt = self._unpack(baseline, workdir / "opt-baseline") if baseline else None
         probe = subprocess.run(
             [self.bare, "-P", "-c", "import aiolambda"], capture_output=True, check=False
         )
@@ -134,9 +140,10 @@ class Setup:
         target = Target(self.version, Target.host().arch)
         return build_layer(target, self.workdir / "layer", compile_with=self.base_python).path
 
-    def _unpack(self, zip_path: Path) -> Path:
-        opt = self.workdir / "opt"
+    def _unpack(self, zip_path: Path, opt: Path) -> Path:
         if opt.exists():
+            with contextlib.suppress(OSError):  # a mount left by an interrupted run
+                subprocess.run(["umount", str(opt)], capture_output=True, check=False)
             _make_writable(opt)
             shutil.rmtree(opt)
         with zipfile.ZipFile(zip_path) as archive:
@@ -147,7 +154,25 @@ class Setup:
             if directory.is_dir():
                 directory.chmod(0o555)  # as on Lambda: nothing can be written there
         opt.chmod(0o555)
+        # Write bits do not stop root: where it can, a read-only bind mount does, as on Lambda.
+        try:
+            bind = subprocess.run(
+                ["mount", "--bind", str(opt), str(opt)], capture_output=True, check=False
+            )
+        except OSError:  # no mount program
+            return opt
+        if bind.returncode == 0:
+            self.mounted.append(opt)
+            subprocess.run(["mount", "-o", "remount,ro,bind", str(opt)], check=True)
         return opt
+
+    def close(self) -> None:
+        """Undo the read-only mounts and the write-bit removal (so the tree can be deleted)."""
+        while self.mounted:
+            subprocess.run(["umount", str(self.mounted.pop())], check=True)
+        for opt in (self.opt, self.baseline_opt):
+            if opt is not None:
+                _make_writable(opt)
 
     def snapshot(self) -> list[str]:
         """Every path under the layer: unchanged after the runs, else bytecode was rewritten."""
@@ -157,10 +182,13 @@ class Setup:
         """name -> command; the handler module comes from ``_HANDLER`` or the last argument."""
         wrapper = str(self.opt / "aiolambda")
         stock = "/var/runtime/bootstrap.py"  # never run: the wrapper replaces it
-        return {
+        contenders = {
             "awslambdaric": [self.ric, "-m", "awslambdaric"],
             "aiolambda layer": [wrapper, self.bare, stock],
         }
+        if self.baseline_opt is not None:
+            contenders["baseline layer"] = [str(self.baseline_opt / "aiolambda"), self.bare, stock]
+        return contenders
 
 
 def _make_writable(root: Path) -> None:
@@ -463,6 +491,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--python", default="3.12", help="the target Python (default 3.12)")
     parser.add_argument("--workdir", type=Path, help="keep the venvs and the layer here")
     parser.add_argument("--layer", type=Path, help="use this layer zip instead of building one")
+    parser.add_argument(
+        "--baseline-layer", type=Path, help="also time this layer zip (e.g. an older build)"
+    )
     parser.add_argument("--callgrind", action="store_true", help="count instructions too")
     parser.add_argument("--importtime", action="store_true", help="list the slowest imports")
     parser.add_argument("--out", type=Path, help="also write the report (markdown) here")
@@ -472,7 +503,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="aiolambda-cold-") as scratch:
         workdir = args.workdir or Path(scratch)
         workdir.mkdir(parents=True, exist_ok=True)
-        setup = Setup(workdir.resolve(), args.python, args.layer)
+        setup = Setup(workdir.resolve(), args.python, args.layer, args.baseline_layer)
         try:
             before = setup.snapshot()
             report = [
@@ -488,7 +519,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.importtime:
                 report += ["", *importtime(setup)]
         finally:
-            _make_writable(setup.opt)  # so the temporary directory can be removed
+            setup.close()
     text = "\n".join(report) + "\n"
     print(text)
     if args.out:
