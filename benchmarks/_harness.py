@@ -329,10 +329,14 @@ def run_once(
     handler: str | None = None,
     stop_signals: Sequence[int] = (),
     capture_output: bool = False,
+    mock_args: Sequence[str] = (),
 ) -> RunResult:
     """Serve ``n`` invocations of ``event`` to a fresh ``contender`` process."""
     mock = subprocess.Popen(
-        [PYTHON, str(MOCK), "--n", str(n), "--event-file", event.path, "--timeout", str(timeout_s)],
+        [
+            *(PYTHON, str(MOCK), "--n", str(n), "--event-file", event.path),
+            *("--timeout", str(timeout_s), *mock_args),
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         preexec_fn=_pinner(where.mock_cpu),  # noqa: PLW1509 - the harness runs no threads

@@ -110,9 +110,12 @@ class MockRuntimeAPI:
         content_type: str = proto.CT_JSON,
         timeout_s: float = 120.0,
         request_ids: Sequence[str] | None = None,
+        expect: dict[str, object] | None = None,
     ) -> None:
         self.n = n
         self.event = event
+        # Answers that are not echoes (an HTTP handler's): the keys every answer must have.
+        self._expect = expect
         self._accepted = accepted_renderings(event)
         self._event_obj: object = None
         self.timeout_s = timeout_s
@@ -265,6 +268,14 @@ class MockRuntimeAPI:
         return (_process_cpu_ns(self.client_pid) if self.client_pid else 0), time.process_time_ns()
 
     def _matches(self, body: bytes) -> bool:
+        if self._expect is not None:
+            try:
+                answer = json.loads(body)
+            except ValueError:
+                return False
+            return isinstance(answer, dict) and all(
+                answer.get(key) == value for key, value in self._expect.items()
+            )
         for form in self._accepted:
             if body == form:
                 return True
@@ -418,7 +429,8 @@ class _Connection(asyncio.Protocol):
 # -- process entry point ---------------------------------------------------------------
 async def _serve(args: argparse.Namespace) -> None:
     event = Path(args.event_file).read_bytes()
-    api = MockRuntimeAPI(args.n, event, timeout_s=args.timeout)
+    expect = json.loads(Path(args.expect_file).read_bytes()) if args.expect_file else None
+    api = MockRuntimeAPI(args.n, event, timeout_s=args.timeout, expect=expect)
     port = await api.start("127.0.0.1", args.port)
     print(json.dumps({"port": port}), flush=True)
     loop = asyncio.get_running_loop()
@@ -455,6 +467,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--event-file", required=True, help="file holding the event bytes")
     parser.add_argument("--timeout", type=float, default=120.0, help="fail the run after this")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--expect-file", help="JSON object whose keys every answer must have (not an echo)"
+    )
     parser.add_argument("--cpu", type=int, default=None, help="pin this process to one CPU")
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     args = parser.parse_args(argv)

@@ -22,6 +22,7 @@ from aiolambda._core import protocol as p
 from aiolambda._core.config import ConfigError, RuntimeConfig
 from aiolambda._core.errors import InitError, Redactor, from_exception, from_fault
 from aiolambda._core.handler import Handler, load_handler
+from aiolambda._core.hooks import run_init_hooks
 from aiolambda._core.logs import LogSink, configure_logging, format_error_for_log
 
 if TYPE_CHECKING:
@@ -121,7 +122,9 @@ async def _serve(config: RuntimeConfig, sink: LogSink, redact: Redactor) -> int:
 async def _load_or_report(config: RuntimeConfig, sink: LogSink, redact: Redactor) -> Handler | None:
     """Import the handler inside the running loop, so module-level code may use it."""
     try:
-        return load_handler(config.handler)
+        handler = load_handler(config.handler)
+        await run_init_hooks()  # e.g. an ASGI app's lifespan startup (aiolambda.asgi)
+        return handler
     except InitError as fault:
         report = from_fault(fault, "", redact)
     except BaseException as exc:  # an exception in the module's own init code

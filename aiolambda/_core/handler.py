@@ -15,6 +15,7 @@ from typing import Any
 
 from aiolambda._core import protocol as p
 from aiolambda._core.errors import InitError
+from aiolambda._core.typed import EventDecoder, event_decoder
 
 HandlerFunc = Callable[[Any, Any], Any]
 
@@ -22,18 +23,27 @@ HandlerFunc = Callable[[Any, Any], Any]
 class Handler:
     """A loaded handler and whether it must be awaited on the loop (``is_async``); read-only.
 
-    A plain class: a dataclass or named tuple generates code at every cold start.
+    ``decode`` turns the event bytes into what the handler's event annotation asks for
+    (see :mod:`aiolambda._core.typed`); ``None`` means plain JSON. A plain class: a
+    dataclass or named tuple generates code at every cold start.
     """
 
-    __slots__ = ("func", "is_async", "name")
+    __slots__ = ("decode", "func", "is_async", "name")
 
-    def __init__(self, func: HandlerFunc, is_async: bool, name: str) -> None:
+    def __init__(
+        self,
+        func: HandlerFunc,
+        is_async: bool,
+        name: str,
+        decode: EventDecoder | None = None,
+    ) -> None:
         self.func = func
         self.is_async = is_async
         self.name = name
+        self.decode = decode
 
     def __repr__(self) -> str:
-        return f"Handler(name={self.name!r}, is_async={self.is_async})"
+        return f"Handler(name={self.name!r}, is_async={self.is_async}, decode={self.decode!r})"
 
 
 def is_async_callable(func: object) -> bool:
@@ -82,4 +92,6 @@ def load_handler(handler: str) -> Handler:
             p.HANDLER_NOT_FOUND,
             f"Handler '{function_name}' on module '{module_name}' is not callable",
         )
-    return Handler(func=func, is_async=is_async_callable(func), name=handler)
+    return Handler(
+        func=func, is_async=is_async_callable(func), name=handler, decode=event_decoder(func)
+    )
