@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
 import signal
 import site
@@ -23,7 +24,7 @@ from aiolambda._core.config import ConfigError, RuntimeConfig
 from aiolambda._core.errors import InitError, Redactor, from_exception, from_fault
 from aiolambda._core.handler import Handler, load_handler
 from aiolambda._core.hooks import run_init_hooks
-from aiolambda._core.logs import LogSink, configure_logging, format_error_for_log
+from aiolambda._core.logs import LogSink, configure_logging, format_error_for_log, unbuffer_stdio
 
 if TYPE_CHECKING:
     import argparse  # only the CLI's `aiolambda run` passes a parser; ~5 ms to import
@@ -62,6 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"aiolambda: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    unbuffer_stdio()
     workers = _start_workers(config, args) if config.workers > 1 else []
     if workers:
         config = config._replace(max_concurrency=_share(config, 0))
@@ -127,6 +129,8 @@ async def _load_or_report(config: RuntimeConfig, sink: LogSink, redact: Redactor
         return handler
     except InitError as fault:
         report = from_fault(fault, "", redact)
+    except SystemExit:
+        raise  # the module called sys.exit(): the process exits, as under awslambdaric
     except BaseException as exc:  # an exception in the module's own init code
         report = from_exception(exc, "", redact)
     sink.write(
@@ -135,7 +139,8 @@ async def _load_or_report(config: RuntimeConfig, sink: LogSink, redact: Redactor
             report.error_message,
             report.stack_trace,
             json=config.log_format == "JSON",
-        )
+        ),
+        logging.ERROR,
     )
     from aiolambda._core.client import RuntimeAPIClient
     from aiolambda._core.errors import RuntimeAPIError

@@ -145,7 +145,7 @@ def from_exception(
     frames = _user_frames(exc.__traceback__)
     error_type = type(exc).__name__
     message = redact(_utf8(_message(exc)))
-    stack = tuple(redact(_utf8(line)) for line in traceback.format_list(frames))
+    stack = tuple(redact(_utf8(line)) for line in format_frames(frames))
     return ErrorReport(
         error_type=error_type,
         error_message=message,
@@ -184,6 +184,15 @@ def _utf8(text: str) -> str:
     if text.isascii():
         return text
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def format_frames(frames: traceback.StackSummary) -> list[str]:
+    """One ``File "…", line N, in f`` entry per frame, without Python 3.11+'s ``^^^`` lines.
+
+    awslambdaric formats (file, line, name, source) tuples, which carry no column
+    positions, so its entries never have the error-location markers.
+    """
+    return traceback.format_list([(f.filename, f.lineno or 0, f.name, f.line) for f in frames])
 
 
 def _user_frames(tb: TracebackType | None) -> traceback.StackSummary:

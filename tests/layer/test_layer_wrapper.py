@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from tests.lambda_env import lambda_environ
+
 HANDLERS_DIR = Path(__file__).resolve().parent / "handlers"
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 
@@ -59,7 +61,8 @@ def _stock_bootstrap(directory: Path) -> Path:
 
 
 def _lambda_env(opt: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"AIOLAMBDA_OPT_DIR", "PYTHONPATH"}}
+    env = lambda_environ()
+    env.pop("PYTHONPATH", None)  # the wrapper sets what the runtime needs
     env.update(
         AWS_LAMBDA_EXEC_WRAPPER=str(opt / "aiolambda"),
         AWS_EXECUTION_ENV=f"AWS_Lambda_python{VERSION}",
