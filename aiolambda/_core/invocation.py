@@ -69,17 +69,23 @@ class Response:
         return f"Response(body={self.body!r}, content_type={self.content_type!r})"
 
 
-@dataclass(frozen=True, slots=True)
 class ProcessExit:
     """The handler called ``sys.exit()``: the runtime exits with ``status``, unanswered.
 
     As under awslambdaric: the process ends, Lambda answers the caller with
     ``Runtime.ExitError`` and the next invocation gets a fresh environment. With
     ``AWS_LAMBDA_MAX_CONCURRENCY`` > 1 the runtime stops polling and lets the other
-    invocations in flight finish and be answered first.
+    invocations in flight finish and be answered first. Read-only; a plain class, as
+    :class:`Response` (no code generated at start).
     """
 
-    status: int
+    __slots__ = ("status",)
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+    def __repr__(self) -> str:
+        return f"ProcessExit(status={self.status})"
 
 
 Outcome = Response | ErrorReport | Stream
