@@ -21,7 +21,6 @@ import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass
 from types import AsyncGeneratorType
 from typing import Any, Final
 
@@ -57,25 +56,36 @@ _SYNC_THREAD_PREFIX: Final = "aiolambda-sync"
 _STREAMED: Final = (StreamingResponse, AsyncGeneratorType)  # results that are streamed
 
 
-@dataclass(frozen=True, slots=True)
 class Response:
-    """A handler's encoded result."""
+    """A handler's encoded result (read-only; a plain class: no code generated at start)."""
 
-    body: bytes
-    content_type: str
+    __slots__ = ("body", "content_type")
+
+    def __init__(self, body: bytes, content_type: str) -> None:
+        self.body = body
+        self.content_type = content_type
+
+    def __repr__(self) -> str:
+        return f"Response(body={self.body!r}, content_type={self.content_type!r})"
 
 
-@dataclass(frozen=True, slots=True)
 class ProcessExit:
     """The handler called ``sys.exit()``: the runtime exits with ``status``, unanswered.
 
     As under awslambdaric: the process ends, Lambda answers the caller with
     ``Runtime.ExitError`` and the next invocation gets a fresh environment. With
     ``AWS_LAMBDA_MAX_CONCURRENCY`` > 1 the runtime stops polling and lets the other
-    invocations in flight finish and be answered first.
+    invocations in flight finish and be answered first. Read-only; a plain class, as
+    :class:`Response` (no code generated at start).
     """
 
-    status: int
+    __slots__ = ("status",)
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+    def __repr__(self) -> str:
+        return f"ProcessExit(status={self.status})"
 
 
 Outcome = Response | ErrorReport | Stream
