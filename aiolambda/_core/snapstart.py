@@ -35,7 +35,6 @@ environment at init, re-reads it after the after-restore hooks.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import inspect
 import logging
 import os
@@ -143,7 +142,13 @@ class SnapStart:
             json=self._config.log_format == "JSON",
         )
         self._sink.write(text, logging.ERROR)
-        return dataclasses.replace(report, header_type=header_type, xray_cause=None)
+        return ErrorReport(
+            report.error_type,
+            report.error_message,
+            report.stack_trace,
+            request_id=report.request_id,
+            header_type=header_type,
+        )
 
     async def _post(self, post: Callable[[ErrorReport], Any], report: ErrorReport) -> None:
         try:
