@@ -110,12 +110,17 @@ async def _serve(config: RuntimeConfig, sink: LogSink, redact: Redactor) -> int:
         return EXIT_INIT_ERROR
     executor = None if handler.is_async else SyncExecutor(config.max_concurrency)
     invoker = Invoker(config, handler, executor=executor, redact=redact, log_writer=sink.write_raw)
+    init_complete = None
+    if config.snapstart:
+        from aiolambda._core.snapstart import SnapStart
+
+        init_complete = SnapStart(config, sink, redact).complete_init
     # Everything allocated so far lives as long as the process: keep the collector off it.
     # No gc.collect() first: import-time garbage is next to none, and a full collection
     # over everything the handler imported costs 4 ms at cold start (11 ms with boto3).
     gc.freeze()
     try:
-        return await Runtime(config, invoker, sink).serve()
+        return await Runtime(config, invoker, sink, on_init_complete=init_complete).serve()
     finally:
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)

@@ -180,6 +180,25 @@ class RuntimeAPIClient:
             log.warning("/runtime/init/error answered %d", response.status)
         return response.status
 
+    async def restore_next(self) -> None:
+        """SnapStart: wait while Lambda snapshots the environment and later restores it.
+
+        Like ``/next`` it never times out: the process is frozen while it is pending.
+        """
+        response = await self._request("GET", p.RESTORE_NEXT_PATH, b"", ())
+        if response.status != p.STATUS_OK:
+            raise RuntimeAPIError(
+                f"/restore/next answered {response.status}: {self._snippet(response.body)}"
+            )
+
+    async def post_restore_error(self, report: ErrorReport) -> int:
+        """Report a failed after-restore hook; the caller exits afterwards."""
+        headers = [("Content-Type", p.CT_JSON), (p.H_ERROR_TYPE, report.header_type)]
+        response = await self._request("POST", p.RESTORE_ERROR_PATH, report.body(), headers)
+        if response.status != p.STATUS_ACCEPTED:
+            log.warning("/runtime/restore/error answered %d", response.status)
+        return response.status
+
     async def register_extension(self, name: str) -> str:
         """Register an internal extension that subscribes to no events; returns its id.
 

@@ -53,6 +53,8 @@ class RuntimeConfig(NamedTuple):
     opt_dir: str
     enable_sigterm: bool
     workers: int
+    snapstart: bool = False
+    """``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start``: run the restore flow after init."""
 
     @property
     def runtime_api(self) -> str:
@@ -80,6 +82,17 @@ class RuntimeConfig(NamedTuple):
         level = environ.get(p.ENV_LOG_LEVEL, "").upper() or None
         if level is not None and level not in LOG_LEVELS:
             level = None
+        snapstart = environ.get(p.ENV_INITIALIZATION_TYPE) == p.INIT_TYPE_SNAP_START
+        max_concurrency = _positive_int(environ, p.ENV_MAX_CONCURRENCY, 1)
+        workers = _positive_int(environ, "AIOLAMBDA_WORKERS", 1)
+        if snapstart and min(workers, max_concurrency) > 1:
+            # One snapshot holds one runtime; extra worker processes would each need a
+            # restore of their own, and Lambda answers /restore/next once.
+            raise ConfigError(
+                f"AIOLAMBDA_WORKERS={workers} cannot be used with SnapStart "
+                f"({p.ENV_INITIALIZATION_TYPE}={p.INIT_TYPE_SNAP_START}): unset it; "
+                f"{p.ENV_MAX_CONCURRENCY} still runs concurrent invocations on one loop"
+            )
         return cls(
             runtime_api_host=host,
             runtime_api_port=port,
@@ -92,7 +105,7 @@ class RuntimeConfig(NamedTuple):
             log_stream_name=environ.get(p.ENV_LOG_STREAM, ""),
             log_format=log_format,
             log_level=level,
-            max_concurrency=_positive_int(environ, p.ENV_MAX_CONCURRENCY, 1),
+            max_concurrency=max_concurrency,
             telemetry_fd=_optional_int(environ, p.ENV_TELEMETRY_FD),
             telemetry_socket=environ.get(p.ENV_TELEMETRY_SOCKET) or None,
             transport=_choice(environ, "AIOLAMBDA_TRANSPORT", TRANSPORT_KINDS),
@@ -102,7 +115,8 @@ class RuntimeConfig(NamedTuple):
             ),
             opt_dir=environ.get("AIOLAMBDA_OPT_DIR", "/opt"),
             enable_sigterm=_flag(environ, "AIOLAMBDA_ENABLE_SIGTERM"),
-            workers=_positive_int(environ, "AIOLAMBDA_WORKERS", 1),
+            workers=workers,
+            snapstart=snapstart,
         )
 
 

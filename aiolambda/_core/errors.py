@@ -115,6 +115,11 @@ class Redactor:
     def __bool__(self) -> bool:
         return bool(self._secrets)
 
+    def extend(self, secrets: Iterable[str]) -> None:
+        """Redact ``secrets`` too: credentials that appeared later (after a SnapStart restore)."""
+        added = {s for s in secrets if len(s) >= 8}
+        self._secrets = tuple(sorted(added.union(self._secrets), key=len, reverse=True))
+
     def __call__(self, text: str) -> str:
         for secret in self._secrets:
             if secret in text:

@@ -21,6 +21,10 @@ STREAMING_INVOKE_API_VERSION: Final = "2021-11-15"  # InvokeWithResponseStream
 RUNTIME_PREFIX: Final = f"/{API_VERSION}/runtime"
 NEXT_PATH: Final = f"{RUNTIME_PREFIX}/invocation/next"
 INIT_ERROR_PATH: Final = f"{RUNTIME_PREFIX}/init/error"
+# SnapStart: Lambda snapshots the environment while /restore/next is pending and answers
+# it after a restore; a failed after-restore hook is reported to /restore/error.
+RESTORE_NEXT_PATH: Final = f"{RUNTIME_PREFIX}/restore/next"
+RESTORE_ERROR_PATH: Final = f"{RUNTIME_PREFIX}/restore/error"
 EXTENSION_PREFIX: Final = f"/{EXTENSION_API_VERSION}/extension"
 EXTENSION_REGISTER_PATH: Final = f"{EXTENSION_PREFIX}/register"
 EXTENSION_NEXT_PATH: Final = f"{EXTENSION_PREFIX}/event/next"
@@ -111,6 +115,8 @@ FUNCTION_UNHANDLED: Final = "Function.Unhandled"
 FUNCTION_TIMEOUT: Final = "Function.Timeout"  # aiolambda's own deadline cancellation
 FUNCTION_RESPONSE_TOO_LARGE: Final = "Function.ResponseSizeTooLarge"
 SANDBOX_TIMEDOUT: Final = "Sandbox.Timedout"
+BEFORE_SNAPSHOT_ERROR: Final = "Runtime.BeforeSnapshotError"  # header of a failed hook's init/error
+AFTER_RESTORE_ERROR: Final = "Runtime.AfterRestoreError"  # header of a /restore/error post
 
 # -- environment variable names (read only by RuntimeConfig.from_environ) ---------------
 ENV_RUNTIME_API: Final = "AWS_LAMBDA_RUNTIME_API"
@@ -129,9 +135,12 @@ ENV_TELEMETRY_SOCKET: Final = "_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET"
 ENV_TRACE_ID: Final = "_X_AMZN_TRACE_ID"
 ENV_EXECUTION_ENV: Final = "AWS_EXECUTION_ENV"
 ENV_INITIALIZATION_TYPE: Final = "AWS_LAMBDA_INITIALIZATION_TYPE"
+INIT_TYPE_SNAP_START: Final = "snap-start"  # the value that asks the runtime for the restore flow
 ENV_FUNCTION_TIMEOUT: Final = "AWS_LAMBDA_FUNCTION_TIMEOUT"  # RIE's name; not set on Lambda
 
 # Environment names whose values must never reach an error payload or a log.
 SECRET_ENV_NAMES: Final = frozenset(
     {"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_ACCESS_KEY_ID", "AWS_SECURITY_TOKEN"}
+    # SnapStart functions fetch their credentials from a local endpoint with this token.
+    | {"AWS_CONTAINER_AUTHORIZATION_TOKEN"}
 )

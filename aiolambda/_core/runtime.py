@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
 from aiolambda._core import protocol as p
@@ -42,6 +42,7 @@ class Runtime:
         sink: LogSink,
         *,
         connection_factory: Callable[[], Connection] | None = None,
+        on_init_complete: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
         self._config = config
         self._invoker = invoker
@@ -57,6 +58,9 @@ class Runtime:
         self._rescued: set[str] = set()
         self._rescues: set[asyncio.Task[None]] = set()
         self._exit_code = EXIT_OK
+        # SnapStart's restore flow: after extensions register, before the first /next;
+        # it returns an exit code, 0 to go on polling.
+        self._on_init_complete = on_init_complete
         invoker.watchdog.on_stuck = self._rescue
 
     async def serve(self) -> int:
@@ -69,6 +73,8 @@ class Runtime:
             if extension is None:
                 self._remove_signal_handlers(loop)
                 return self._exit_code
+        if self._on_init_complete is not None and (code := await self._on_init_complete()):
+            self.stop(code)  # the pollers see it at once; the extension is cancelled below
         pollers = [
             loop.create_task(self._poll(), name=f"aiolambda-poller-{i}")
             for i in range(self._config.max_concurrency)

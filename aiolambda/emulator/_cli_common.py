@@ -128,6 +128,21 @@ def add_function_options(parser: argparse.ArgumentParser) -> None:
         help="environment variable for the runtime (repeatable); the only way to give it "
         "PYTHON* variables, which it does not inherit",
     )
+    parser.add_argument(
+        "--snapstart",
+        action="store_true",
+        help="SnapStart: AWS_LAMBDA_INITIALIZATION_TYPE=snap-start; /restore/next is answered "
+        "when the first invocation arrives, and its REPORT shows the Restore Duration",
+    )
+    parser.add_argument(
+        "--snapshot-pause-ms",
+        # Below the 10 s init budget, which the pause and the after-restore hooks share.
+        type=int_option(0, 9999, " (milliseconds, under the 10 s init budget)"),
+        default=0,
+        metavar="MS",
+        help="with --snapstart: hold /restore/next this long after the first invocation "
+        "arrives, as restoring a snapshot takes time (default: 0)",
+    )
     parser.usage = "%(prog)s HANDLER [options] [-- BOOTSTRAP ...]"
     parser.description = (
         f"{parser.description or ''}. Everything after '--' is the command run as the "
@@ -181,7 +196,11 @@ def bootstrap_command(argv: Sequence[str], handler: str) -> list[str] | None:
 
 def emulator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """Keyword arguments for ``Emulator`` from the parsed shared options."""
+    if args.snapshot_pause_ms and not args.snapstart:
+        raise ValueError("--snapshot-pause-ms needs --snapstart")
     return {
+        "snapstart": args.snapstart,
+        "snapshot_pause": args.snapshot_pause_ms / 1000,
         "task_root": args.task_root,
         "bootstrap": bootstrap_command(args.bootstrap, args.handler),
         "timeout": args.timeout,

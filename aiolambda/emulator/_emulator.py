@@ -64,6 +64,14 @@ class Emulator:
     time (a second ``/next`` meanwhile gets 403), with ``concurrency=N`` up to N,
     as on Lambda Managed Instances. :meth:`invoke` always returns: a timeout gives a
     ``Sandbox.Timedout`` error, a dead runtime a ``Runtime.ExitError``.
+
+    ``snapstart=True`` starts the runtime with ``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start``
+    (and, as Lambda does for SnapStart, without the log group and stream variables).
+    Its ``GET /runtime/restore/next`` is the snapshot: it is answered when the first
+    invocation arrives, ``snapshot_pause`` seconds later, and that invocation's REPORT
+    line carries ``Restore Duration`` and ``Billed Restore Duration``. A failed hook
+    reaches that invocation as its error (``Runtime.BeforeSnapshotError`` or
+    ``Runtime.AfterRestoreError``). Without ``snapstart`` the route answers 403.
     """
 
     def __init__(
@@ -85,6 +93,8 @@ class Emulator:
         region: str | None = None,
         log_stream: IO[str] | None = None,
         record: bool = True,
+        snapstart: bool = False,
+        snapshot_pause: float = 0.0,
     ) -> None:
         if not all(math.isfinite(t) and t > 0 for t in (timeout, init_timeout)):
             raise ValueError("timeouts must be positive numbers of seconds")
@@ -96,6 +106,10 @@ class Emulator:
             raise ValueError(
                 f"concurrency must be from 1 to {lim.MAX_CONCURRENCY}, got {concurrency}"
             )
+        if not 0 <= snapshot_pause < init_timeout:
+            # The pause and the after-restore hooks share the init budget, as on Lambda
+            # the restore (snapshot load, runtime, hooks) has a limit of its own.
+            raise ValueError("snapshot_pause must be at least 0 and below init_timeout")
         if spawn and bootstrap is None and not handler:
             raise ValueError("spawn=True needs a handler or a bootstrap command")
         self.handler = handler
@@ -114,6 +128,7 @@ class Emulator:
         self.port = port
         self.runtime_api_port = runtime_api_port
         self.region = region or os.environ.get("AWS_REGION") or DEFAULT_REGION
+        self.snapstart = snapstart
         self._extra_env = dict(env or {})
         self._logs = LogBuffer(log_stream)
         self._config = EngineConfig(
@@ -125,6 +140,8 @@ class Emulator:
             region=self.region,
             handler=handler,
             record=record,
+            snapstart=snapstart,
+            snapshot_pause=snapshot_pause,
         )
         self._engine: Engine | None = None
         self._runtime_server: HTTPServer | None = None
@@ -208,6 +225,10 @@ class Emulator:
             lambda_env[p.ENV_HANDLER] = self.handler
         if self.concurrency is not None:
             lambda_env[p.ENV_MAX_CONCURRENCY] = str(self.concurrency)
+        if self.snapstart:
+            lambda_env[p.ENV_INITIALIZATION_TYPE] = p.INIT_TYPE_SNAP_START
+            # Not set for SnapStart functions: a restored copy would carry stale values.
+            del lambda_env[p.ENV_LOG_GROUP], lambda_env[p.ENV_LOG_STREAM]
         # Lambda never sets PYTHONUNBUFFERED or PYTHONDONTWRITEBYTECODE (and its
         # PYTHONPATH is its own /var/runtime): a developer's shell that sets them would
         # hide bugs that show on Lambda, such as block-buffered prints. Only ``env``
@@ -342,6 +363,10 @@ class Emulator:
         if not self._config.record:
             raise RuntimeError("the emulator runs with record=False")
         await self.engine.wait_for_requests(n)
+
+    async def wait_for_snapshot(self) -> None:
+        """SnapStart: return once the runtime's ``/restore/next`` is pending (its snapshot)."""
+        await self.engine.wait_for_snapshot()
 
     @property
     def init_error(self) -> Any:

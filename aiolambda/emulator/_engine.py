@@ -74,6 +74,8 @@ class EngineConfig:
     region: str
     handler: str | None
     record: bool = True
+    snapstart: bool = False
+    snapshot_pause: float = 0.0  # seconds /restore/next is held once work arrives
 
     @property
     def function_arn(self) -> str:
@@ -158,6 +160,7 @@ class Invocation:
         "on_chunk",
         "on_stream_start",
         "request_id",
+        "restore",
         "started",
         "state",
         "tenant_id",
@@ -199,6 +202,8 @@ class Invocation:
         # Set by callers that want a streamed response as it arrives (see open_stream).
         self.on_stream_start: Callable[[str], None] | None = None
         self.on_chunk: Callable[[bytes], None] | None = None
+        # SnapStart: (restore ms, billed restore ms) on the first invocation after a restore.
+        self.restore: tuple[float, float] | None = None
 
 
 class _Extension:
@@ -257,6 +262,7 @@ class Engine:
         self._watchdog: asyncio.TimerHandle | None = None
         self._runtime_mark = 0  # log offset where the current runtime process started
         self._closed = False
+        self._snap = _SnapStartState()
 
     # -- caller side ------------------------------------------------------------------
     def submit(self, inv: Invocation) -> asyncio.Future[InvokeResult]:
@@ -272,6 +278,7 @@ class Engine:
             self._finish(inv, body, p.CT_JSON, error_type=error_type)
             return inv.future
         self._queue.append(inv)
+        self._snap.work.set()
         self._dispatch()
         if self.on_demand is not None:
             self.on_demand()
@@ -302,6 +309,9 @@ class Engine:
     def answers(self, request_id: str) -> list[RecordedRequest]:
         return list(self._answers.get(request_id, ()))
 
+    async def wait_for_snapshot(self) -> None:
+        await self._snap.snapshot.wait()
+
     @property
     def has_work(self) -> bool:
         return bool(self._queue) or bool(self._running)
@@ -318,6 +328,7 @@ class Engine:
         self.initialised = False
         self._init_error_posted = False
         self.extensions.clear()
+        self._snap = _SnapStartState()
         self._update_watchdog(rearm=True)  # a new process gets the init budget afresh
 
     def runtime_exited(self, how: str, *, blame_init: bool = True) -> None:
@@ -354,6 +365,7 @@ class Engine:
         self._queue.clear()
         for waiter in self._waiters:
             waiter.cancel()
+        self._snap.work.set()  # a pending /restore/next gets its 500 now
         for _, fut in [*self._next_watchers, *self._record_watchers]:
             if not fut.done():
                 fut.cancel()
@@ -379,6 +391,7 @@ class Engine:
 
     def _start(self, inv: Invocation) -> None:
         loop = asyncio.get_running_loop()
+        inv.restore, self._snap.report = self._snap.report, None
         inv.state = "running"
         inv.started = time.monotonic()
         inv.deadline_ms = int((time.time() + self.cfg.timeout) * 1000)
@@ -429,7 +442,7 @@ class Engine:
             self.logs.mark()  # pull in what the runtime printed before answering
             rid = inv.request_id
             self.logs.feed_line(f"END RequestId: {rid}\n")
-            self.logs.feed_line(self._report_line(rid, duration_ms))
+            self.logs.feed_line(self._report_line(rid, duration_ms, inv.restore))
             logs = self.logs.since(inv.log_mark)
         elif error_type is not None:
             # Never handed out (init error, a runtime that died or stalled during init):
@@ -464,7 +477,9 @@ class Engine:
         if not self._closed:
             self._dispatch()
 
-    def _report_line(self, request_id: str, duration_ms: float) -> str:
+    def _report_line(
+        self, request_id: str, duration_ms: float, restore: tuple[float, float] | None = None
+    ) -> str:
         # Lambda's field order. Since August 2025 Lambda bills the init phase of
         # on-demand functions too, so the first invocation's Billed Duration includes it.
         init_ms = self._init_reports.pop(request_id, None)
@@ -478,7 +493,7 @@ class Engine:
             line += f"\tMax Memory Used: {max_mb} MB"
         if init_ms is not None:
             line += f"\tInit Duration: {init_ms:.2f} ms"
-        return line + "\n"
+        return line + _restore_fields(restore) + "\n"
 
     def _timed_out_document(self, inv: Invocation, seconds: float) -> bytes:
         message = f"RequestId: {inv.request_id} Error: Task timed out after {seconds:.2f} seconds"
@@ -570,6 +585,10 @@ class Engine:
                 response = self._route_answer(kind, request_id, req)
         elif path == p.INIT_ERROR_PATH:
             response = self._route_init_error(req)
+        elif path == p.RESTORE_NEXT_PATH:
+            response = await self._route_restore_next(req, conn)
+        elif path == p.RESTORE_ERROR_PATH:
+            response = self._route_restore_error(req)
         elif path == p.EXTENSION_REGISTER_PATH:
             response = self._route_register(req)
         elif path == p.EXTENSION_NEXT_PATH:
@@ -617,6 +636,9 @@ class Engine:
                 fut.set_result(None)
         if self._closed:
             return _error_response(500, "ServiceUnavailable", "the emulator is closing"), None
+        if self._snap.state == "snapshot":
+            # RAPID refuses /next while /restore/next is pending (RestoreReady -> Ready).
+            return _snap_refusal("Ready"), None
         busy = sum(1 for w in self._waiters if not w.done()) + len(self._running)
         if busy >= self.cfg.slots:
             return (
@@ -629,6 +651,7 @@ class Engine:
             self._init_ms = (time.monotonic() - self._spawned_at) * 1000
             self._spawned_at = None
         self.initialised = True
+        self._snap.restored()
         if self._queue:
             inv = self._queue.popleft()
             self._start(inv)
@@ -775,6 +798,61 @@ class Engine:
         self._update_watchdog()
         return Response(202, b'{"status":"OK"}', list(_JSON_HEADERS))
 
+    # -- SnapStart ----------------------------------------------------------------------
+    async def _route_restore_next(self, req: Request, conn: Connection) -> Response:
+        """Take the "snapshot", then answer once an invocation arrives (a restore)."""
+        if req.method != "GET":
+            return _error_response(405, "MethodNotAllowed", "use GET")
+        snap = self._snap
+        if not self.cfg.snapstart:
+            return _error_response(
+                403,
+                "InvalidStateTransition",
+                "SnapStart is not enabled for this function (use --snapstart)",
+            )
+        if snap.state is not None or self.initialised or self._init_error_posted:
+            return _snap_refusal("RestoreReady")
+        snap.state = "snapshot"
+        snap.snapshot.set()
+        # Init ends at the snapshot; Lambda reports it at publication, never in REPORT.
+        self._spawned_at = None
+        self._update_watchdog()
+        hangup = asyncio.ensure_future(conn.wait_disconnect())
+        try:
+            if not self._queue:
+                snap.work.clear()
+                work = asyncio.ensure_future(snap.work.wait())
+                await asyncio.wait((work, hangup), return_when=asyncio.FIRST_COMPLETED)
+                work.cancel()
+            snap.restore_started = time.monotonic()
+            if self.cfg.snapshot_pause > 0 and not hangup.done():
+                await asyncio.wait((hangup,), timeout=self.cfg.snapshot_pause)
+            gone = hangup.done()
+        finally:
+            await _stop(hangup)
+        if gone or self._closed:
+            return Response(500, b"", close=True)
+        snap.state = "restoring"
+        snap.answered = time.monotonic()
+        return Response(200, b"", [])
+
+    def _route_restore_error(self, req: Request) -> Response:
+        if req.method != "POST":
+            return _error_response(405, "MethodNotAllowed", "use POST")
+        if self._snap.state != "restoring":
+            return _snap_refusal("RestoreError")
+        self._snap.state = "failed"
+        self._init_error_posted = True  # the exit that follows is explained
+        header_type = req.headers.get(p.H_ERROR_TYPE.lower())
+        error_type = header_type or _error_type_of(req.body) or p.RUNTIME_UNKNOWN
+        body = req.body or error_document(error_type, "")
+        if self._queue:
+            self._finish(self._queue.popleft(), body, p.CT_JSON, error_type=error_type)
+        else:
+            self._unserved_init_error = (body, error_type)
+        self._update_watchdog()
+        return Response(202, b'{"status":"OK"}', list(_JSON_HEADERS))
+
     # -- Extensions API ---------------------------------------------------------------
     def _route_register(self, req: Request) -> Response:
         if req.method != "POST":
@@ -782,7 +860,7 @@ class Engine:
         name = req.headers.get(p.H_EXTENSION_NAME.lower(), "")
         if not name:
             return _error_response(400, "InvalidRequest", "missing Lambda-Extension-Name")
-        if self.initialised:
+        if self.initialised or self._snap.state is not None:  # SnapStart: before the snapshot
             return _error_response(
                 403, "InvalidStateTransition", "extensions register before the runtime is ready"
             )
@@ -838,6 +916,47 @@ class Engine:
         if not req.headers.get(p.H_EXTENSION_ERROR_TYPE.lower()):
             return _error_response(400, "InvalidRequest", "missing error type header")
         return Response(202, b'{"status":"OK"}', list(_JSON_HEADERS))
+
+
+class _SnapStartState:
+    """Where the current runtime process is in SnapStart's init -> snapshot -> restore."""
+
+    __slots__ = ("answered", "report", "restore_started", "snapshot", "state", "work")
+
+    def __init__(self) -> None:
+        # None: no /restore/next yet; "snapshot": it is pending; "restoring": answered,
+        # after-restore hooks running; "restored": /next came; "failed": /restore/error.
+        self.state: str | None = None
+        self.work = asyncio.Event()
+        self.snapshot = asyncio.Event()  # set once /restore/next is pending
+        self.restore_started = 0.0
+        self.answered = 0.0
+        self.report: tuple[float, float] | None = None
+
+    def restored(self) -> None:
+        """The runtime's first /next after a restore: time the restore for REPORT."""
+        if self.state != "restoring":
+            return
+        now = time.monotonic()
+        self.state = "restored"
+        self.report = ((now - self.restore_started) * 1000, (now - self.answered) * 1000)
+
+
+def _restore_fields(restore: tuple[float, float] | None) -> str:
+    """REPORT's SnapStart fields; the snapshot pause is restore time that is not billed."""
+    if restore is None:
+        return ""
+    restore_ms, billed_ms = restore
+    return (
+        f"\tRestore Duration: {restore_ms:.2f} ms"
+        f"\tBilled Restore Duration: {math.ceil(billed_ms)} ms"
+    )
+
+
+def _snap_refusal(target: str) -> Response:
+    return _error_response(
+        403, "InvalidStateTransition", f"State transition to {target} failed (SnapStart)"
+    )
 
 
 async def _stop(task: asyncio.Future[None]) -> None:

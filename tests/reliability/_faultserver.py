@@ -11,6 +11,10 @@ Delivery is tracked the way a careful server would: an event counts as delivered
 only once its whole ``/next`` response has been written without a fault; a ``/next``
 that was cut or reset puts its event back at the head of the queue. The records let
 a test prove that every delivered invocation was answered exactly once.
+
+SnapStart: ``GET …/restore/next`` (kind ``restore_next``) is held until the test calls
+:meth:`FaultServer.restore` (``hold_restore=True``) or answered at once; ``POST
+…/restore/error`` (kind ``restore_error``) is taken with 202.
 """
 
 from __future__ import annotations
@@ -155,6 +159,9 @@ class FaultServer:
     accepted: collections.Counter[str] = field(default_factory=collections.Counter)
     port: int = 0
     connections: int = 0
+    hold_restore: bool = False
+    restore_arrived: asyncio.Event | None = None
+    _restored: asyncio.Event | None = None
     _queue: collections.deque[Event] = field(default_factory=collections.deque)
     _counts: collections.Counter[str] = field(default_factory=collections.Counter)
     _events: dict[str, Event] = field(default_factory=dict)
@@ -167,10 +174,14 @@ class FaultServer:
     def __post_init__(self) -> None:
         for (kind, _), fault in self.faults.items():
             assert fault.action in ACTIONS, fault
-            assert kind in {"next", "response", "error", "init_error"}, kind
+            assert kind in {"next", "response", "error", "init_error", "restore_next"}, kind
 
     async def __aenter__(self) -> FaultServer:
         self._arrived = asyncio.Event()
+        self.restore_arrived = asyncio.Event()
+        self._restored = asyncio.Event()
+        if not self.hold_restore:
+            self._restored.set()
         self._server = await asyncio.start_server(
             self._serve, "127.0.0.1", self.port, limit=_STREAM_LIMIT
         )
@@ -223,6 +234,11 @@ class FaultServer:
             if r.kind in {"response", "error"}
             and (request_id is None or r.request_id == request_id)
         ]
+
+    def restore(self) -> None:
+        """Answer the held ``/restore/next`` (the snapshot has been "restored")."""
+        assert self._restored is not None
+        self._restored.set()
 
     def count(self, kind: str) -> int:
         return sum(1 for r in self.requests if r.kind == kind)
@@ -343,6 +359,12 @@ class FaultServer:
                 if event is None:
                     return False
                 response = _next_response(event, close=action == "close_header")
+        elif kind == "restore_next" and action != "status":
+            assert self.restore_arrived is not None and self._restored is not None
+            self.restore_arrived.set()
+            await self._restored.wait()
+            record("delivered", body)
+            response = _simple(200, b"")
         else:
             status, outcome = self._answer(kind, request_id, fault)
             record(outcome, body)
@@ -411,8 +433,10 @@ class FaultServer:
         raise AssertionError(action)
 
     def _answer(self, kind: str, request_id: str | None, fault: Fault | None) -> tuple[int, str]:
+        if kind == "restore_next":  # a "status" fault
+            return (fault.status if fault is not None else 500), "refused"
         if kind not in {"response", "error"} or request_id is None:
-            return 202 if kind == "init_error" else 404, "other"
+            return 202 if kind in {"init_error", "restore_error"} else 404, "other"
         if fault is not None and fault.action == "status":
             self._settle(request_id, f"refused:{fault.status}")
             return fault.status, "refused"
@@ -452,6 +476,10 @@ def _classify(method: str, path: str) -> tuple[str, str | None]:
         return "next", None
     if method == "POST" and path == p.INIT_ERROR_PATH:
         return "init_error", None
+    if method == "GET" and path == p.RESTORE_NEXT_PATH:
+        return "restore_next", None
+    if method == "POST" and path == p.RESTORE_ERROR_PATH:
+        return "restore_error", None
     if method == "POST" and path.startswith(_INVOCATION_PREFIX):
         request_id, _, tail = path[len(_INVOCATION_PREFIX) :].rpartition("/")
         if tail in {"response", "error"}:
