@@ -52,6 +52,9 @@ class RuntimeConfig:
     opt_dir: str
     enable_sigterm: bool
     workers: int
+    sync_threads: bool
+    """``AIOLAMBDA_SYNC_THREADS``: sync handlers share one process in threads instead of
+    one process per concurrent invocation."""
 
     @property
     def runtime_api(self) -> str:
@@ -102,6 +105,7 @@ class RuntimeConfig:
             opt_dir=environ.get("AIOLAMBDA_OPT_DIR", "/opt"),
             enable_sigterm=_flag(environ, "AIOLAMBDA_ENABLE_SIGTERM"),
             workers=_positive_int(environ, "AIOLAMBDA_WORKERS", 1),
+            sync_threads=_flag(environ, "AIOLAMBDA_SYNC_THREADS"),
         )
 
 

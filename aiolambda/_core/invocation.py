@@ -44,6 +44,7 @@ from aiolambda._core.errors import (
     from_exception,
     from_fault,
 )
+from aiolambda._core.executors import ExecutorGuard
 from aiolambda._core.handler import Handler
 
 _NO_DEADLINE_MS: Final = 15 * 60 * 1000  # Lambda's longest timeout, for a missing header
@@ -86,6 +87,7 @@ class Invoker:
         "_redact",
         "_set_trace_env",
         "closing",
+        "executor_guard",
         "unreclaimable",
         "watchdog",
     )
@@ -113,6 +115,13 @@ class Invoker:
         self.closing = False
         """Set by the runtime before it cancels its pollers for good."""
         self.watchdog = Watchdog()
+        self.executor_guard: ExecutorGuard | None = None
+        """The loop's default executor, replaced when a timeout leaves threads blocked in it."""
+
+    def install_default_executor(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Give ``loop`` a default executor that timed-out invocations cannot starve."""
+        if self.executor_guard is None:
+            self.executor_guard = ExecutorGuard(loop)
 
     async def run(self, inv: Invocation, task: asyncio.Task[Any] | None = None) -> Outcome:
         """Run the handler for ``inv`` in ``task`` (the current one); never raises.
@@ -136,6 +145,9 @@ class Invoker:
         except RuntimeFault as fault:
             return from_fault(fault, inv.request_id, self._redact)
         except HandlerTimeout:
+            guard = self.executor_guard
+            if guard is not None and not guard.after_timeout(inv.request_id):
+                self.unreclaimable = True  # too many threads left blocked: retire
             return self.timeout_report(inv)
         except _HandlerRaised as carrier:
             return from_exception(carrier.error, inv.request_id, self._redact)
