@@ -29,18 +29,17 @@ MAX_ABANDONED_THREADS: Final = 32
 """Threads left blocked by timed-out invocations before the runtime retires."""
 
 _abandoned_lock = threading.Lock()
-_abandoned = 0
+_abandoned = [0]  # process-wide: threads outlive the pool and the loop they came from
 
 
 def abandoned_threads() -> int:
     """Threads still running jobs of invocations that timed out (process-wide)."""
-    return _abandoned
+    return _abandoned[0]
 
 
 def _count_abandoned(delta: int) -> None:
-    global _abandoned
     with _abandoned_lock:
-        _abandoned += delta
+        _abandoned[0] += delta
 
 
 class _Job:
