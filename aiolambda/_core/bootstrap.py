@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import dataclasses
 import gc
+import logging
 import os
 import signal
 import site
@@ -26,6 +27,7 @@ from aiolambda._core.errors import InitError, Redactor, from_exception, from_fau
 from aiolambda._core.executors import abandoned_threads
 from aiolambda._core.handler import Handler, load_handler
 from aiolambda._core.logs import LogSink, configure_logging, format_error_for_log
+from aiolambda._core.wrappers import check_wrappers
 
 EXIT_INIT_ERROR = 1
 EXIT_USAGE = 2
@@ -204,7 +206,11 @@ class _IsolatedWorkers:
 async def _load_or_report(config: RuntimeConfig, sink: LogSink, redact: Redactor) -> Handler | None:
     """Import the handler inside the running loop, so module-level code may use it."""
     try:
-        return load_handler(config.handler)
+        handler = load_handler(config.handler)
+        if handler.is_async:
+            for warning in check_wrappers(handler.func, handler.name, config.max_concurrency):
+                logging.getLogger("aiolambda").warning("%s", warning)
+        return handler
     except InitError as fault:
         report = from_fault(fault, "", redact)
     except BaseException as exc:  # an exception in the module's own init code
