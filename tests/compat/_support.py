@@ -41,8 +41,8 @@ async def invoke_all(emu: Emulator, events: Iterable[Any]) -> list[InvokeResult]
 def json_lines(text: str, key: str) -> list[dict[str, Any]]:
     """The JSON objects among the output lines that have ``key``."""
     found = []
-    for line in text.splitlines():
-        line = line.strip()
+    for raw in text.splitlines():
+        line = raw.strip()
         if not line.startswith("{"):
             continue
         try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.compat._support import LEVELS, N, function, invoke_all, json_lines, together
+from tests.compat._support import LEVELS, function, invoke_all, json_lines, together
 
 
 def work_documents(logs: str) -> list[dict]:

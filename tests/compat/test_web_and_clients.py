@@ -91,10 +91,12 @@ async def test_mangum_fastapi(concurrency: int | None) -> None:
 
 @pytest.mark.parametrize("concurrency", LEVELS)
 async def test_module_level_aiohttp_session_is_reused_while_warm(concurrency: int | None) -> None:
-    async with stub_server() as (url, peers):
-        async with function("web.aiohttp_handler", concurrency, env={"STUB_URL": url}) as emu:
-            first = await invoke_all(emu, [{"i": i} for i in range(16)])
-            second = await invoke_all(emu, [{"i": i} for i in range(16, 32)])
+    async with (
+        stub_server() as (url, peers),
+        function("web.aiohttp_handler", concurrency, env={"STUB_URL": url}) as emu,
+    ):
+        first = await invoke_all(emu, [{"i": i} for i in range(16)])
+        second = await invoke_all(emu, [{"i": i} for i in range(16, 32)])
     results = first + second
     for i, res in enumerate(results):
         assert res.json()["i"] == i
@@ -107,17 +109,21 @@ async def test_module_level_aiohttp_session_is_reused_while_warm(concurrency: in
 @pytest.mark.parametrize("concurrency", LEVELS)
 @pytest.mark.parametrize("handler", ["web.boto3_handler", "web.boto3_sync_handler"])
 async def test_boto3(handler: str, concurrency: int | None) -> None:
-    async with stub_server() as (url, _):
-        async with function(handler, concurrency, env={"STUB_URL": url}) as emu:
-            results = await invoke_all(emu, [{"id": f"k{i}"} for i in range(16)])
+    async with (
+        stub_server() as (url, _),
+        function(handler, concurrency, env={"STUB_URL": url}) as emu,
+    ):
+        results = await invoke_all(emu, [{"id": f"k{i}"} for i in range(16)])
     for i, res in enumerate(results):
         assert res.json() == {"id": f"k{i}", "got": f"k{i}", "rid": res.request_id}
 
 
 async def test_boto3_calls_of_concurrent_invocations_overlap() -> None:
     """Async invocations' to_thread boto3 calls are in flight at once."""
-    async with stub_server(hold=4) as (url, _):
-        async with function("web.boto3_handler", N, env={"STUB_URL": url}) as emu:
-            results = await invoke_all(emu, [{"id": f"k{i}"} for i in range(N * 4)])
+    async with (
+        stub_server(hold=4) as (url, _),
+        function("web.boto3_handler", N, env={"STUB_URL": url}) as emu,
+    ):
+        results = await invoke_all(emu, [{"id": f"k{i}"} for i in range(N * 4)])
     for i, res in enumerate(results):
         assert res.json() == {"id": f"k{i}", "got": f"k{i}", "rid": res.request_id}

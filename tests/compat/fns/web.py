@@ -22,13 +22,13 @@ async def read_item(item_id: int, request: Request) -> dict[str, Any]:
 
 mangum_handler = Mangum(api, lifespan="off")
 
-session: aiohttp.ClientSession | None = None
+_session: list[aiohttp.ClientSession] = []
 
 
 async def aiohttp_handler(event: Any, context: Any) -> Any:
-    global session
-    if session is None:
-        session = aiohttp.ClientSession()  # created on the runtime's loop, reused while warm
+    if not _session:
+        _session.append(aiohttp.ClientSession())  # on the runtime's loop, reused while warm
+    session = _session[0]
     async with session.get(f"{os.environ['STUB_URL']}/echo", params={"i": event["i"]}) as resp:
         body = await resp.json()
     return {"i": event["i"], "echo": body, "session": id(session), "pid": os.getpid()}
