@@ -42,3 +42,14 @@ def sync_native(event: Any, context: Any) -> Any:
 async def async_native(event: Any, context: Any) -> Any:
     metrics.add_metric(name="Work", unit=MetricUnit.Count, value=event["i"])
     return {"rid": context.aws_request_id}
+
+
+@powertools.log_metrics(metrics)
+async def other_object(event: Any, context: Any) -> Any:
+    _started[0] += 1
+    if _started[0] >= event["together"]:
+        _all_in.set()
+    await asyncio.wait_for(_all_in.wait(), 10)
+    Metrics(namespace="Compat").add_metric(name="Elsewhere", unit=MetricUnit.Count, value=1)
+    await asyncio.sleep(0.005)
+    return {"rid": context.aws_request_id}
