@@ -48,6 +48,7 @@ def _run(
     where: h.Placement,
     handler: str,
     env: dict[str, str] | None = None,
+    full_at: int = 0,
 ) -> h.RunResult:
     total = n_conc * rounds
     with h.EventFile(h.TINY_EVENT) as event:
@@ -60,6 +61,7 @@ def _run(
             timeout_s=60 + 10 * rounds * SLEEP_S,
             env_extra={"AWS_LAMBDA_MAX_CONCURRENCY": str(n_conc), **(env or {})},
             handler=handler,
+            full_at=full_at,
         )
 
 
@@ -134,13 +136,14 @@ def main(argv: list[str] | None = None) -> int:
                 failures.append(f"aiolambda N={n_conc}: {r.error}")
         for mode, env in SYNC_MODES.items():
             for n_conc in sync_levels:
-                r = _run(subject, n_conc, sync_rounds, where, "sleep_sync.handler", env)
+                r = _run(subject, n_conc, sync_rounds, where, "sleep_sync.handler", env, n_conc)
                 sync_runs[mode, n_conc].append(r)
                 tput = r.n / r.elapsed_s if r.ok and r.elapsed_s else 0.0
                 log(
                     f"  rep {rep + 1}/{reps} sync {mode} N={n_conc:<4} "
                     + (
                         f"{tput:8.0f} inv/s ({tput / (n_conc / SLEEP_S):.1%} of ideal), "
+                        f"warm {_warm(r) / (n_conc / SLEEP_S):.1%}, "
                         f"{r.processes} processes, {r.peak_rss_kb / 1024:.1f} MB"
                         if r.ok
                         else f"FAILED: {r.error}"
@@ -281,29 +284,36 @@ def render_sync(
         return ""
     out = [
         "## Sync handlers (`time.sleep(0.05)`)\n",
-        f"Same mock, {rounds} invocations per slot, median of the runs. Throughput counts from "
-        "the first `/next` to the last answer, so it includes the init of the workers that "
-        "start after the first process's init (processes mode). Memory is summed over the "
-        "runtime's process group.\n",
-        "| mode | N | inv/s | % of ideal | processes | Σ peak RSS MB | Σ PSS MB "
-        "| MB per process (PSS) | N × one awslambdaric MB |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"Same mock, {rounds} invocations per slot, median of the runs. *inv/s* counts from "
+        "the first `/next` to the last answer, so in processes mode it includes the init of "
+        "the N − 1 workers, which start after the first process's init (all pinned to the "
+        "runtime's one CPU); *warm* counts from the moment N invocations were first in "
+        "flight. Memory is summed over the runtime's process group.\n",
+        "| mode | N | inv/s | % of ideal | warm % of ideal | processes | Σ peak RSS MB "
+        "| Σ PSS MB | MB per process (PSS) | N × one awslambdaric MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (mode, n_conc), rs in sync_runs.items():
         ok = [r for r in rs if r.ok]
         if not ok:
-            out.append(f"| {mode} | {n_conc} | FAILED | | | | | | |")
+            out.append(f"| {mode} | {n_conc} | FAILED | | | | | | | |")
             continue
         tput = h.median([r.n / r.elapsed_s for r in ok])
         rss = h.median([r.peak_rss_kb / 1024 for r in ok])
         pss = h.median([r.pss_kb / 1024 for r in ok])
         procs = max(r.processes for r in ok)
+        warm = h.median([_warm(r) for r in ok]) / (n_conc / SLEEP_S)
         out.append(
-            f"| {mode} | {n_conc} | {tput:,.0f} | {tput / (n_conc / SLEEP_S):.1%} | {procs} "
+            f"| {mode} | {n_conc} | {tput:,.0f} | {tput / (n_conc / SLEEP_S):.1%} "
+            f"| {warm:.1%} | {procs} "
             f"| {rss:,.0f} | {pss:,.0f} | {pss / max(procs, 1):.1f} "
             f"| {n_conc * one_ric_kb / 1024:,.0f} |".replace(",", " ")
         )
     return "\n".join(out) + "\n"
+
+
+def _warm(r: h.RunResult) -> float:
+    return r.warm_n / r.warm_elapsed_s if r.warm_elapsed_s else 0.0
 
 
 def _cpu_txt(runs: list[h.RunResult]) -> str:

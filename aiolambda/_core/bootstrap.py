@@ -19,13 +19,13 @@ import socket
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from aiolambda._core import protocol as p
 from aiolambda._core.config import ConfigError, RuntimeConfig
 from aiolambda._core.errors import InitError, Redactor, from_exception, from_fault
 from aiolambda._core.executors import abandoned_threads
 from aiolambda._core.handler import Handler, load_handler
+from aiolambda._core.isolation import Zygote
 from aiolambda._core.logs import LogSink, configure_logging, format_error_for_log
 from aiolambda._core.wrappers import check_wrappers
 
@@ -66,8 +66,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     workers = _start_workers(config, args) if config.workers > 1 else []
     if workers:
         config = dataclasses.replace(config, max_concurrency=_share(config, 0))
-    # Read before the telemetry variables leave the environment: isolated workers need them.
-    worker_env = _worker_environ(config)
+    zygote = None
+    if config.max_concurrency > 1 and not config.sync_threads:
+        # Before the handler is imported: if it is sync, workers are forked from here.
+        zygote = Zygote.fork()
+        if zygote is None:  # this is such a worker: one invocation at a time
+            workers = []
+            config = dataclasses.replace(config, max_concurrency=1)
     # Both AWS runtime clients drop these so the function's own subprocesses don't inherit them.
     os.environ.pop(p.ENV_TELEMETRY_FD, None)
     os.environ.pop(p.ENV_TELEMETRY_SOCKET, None)
@@ -78,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     sink = LogSink(config.telemetry_fd, json=config.log_format == "JSON", redact=redact)
     configure_logging(sink, json=config.log_format == "JSON", level=config.log_level)
     with asyncio.Runner(loop_factory=_loop_factory(config.loop)) as runner:
-        code = runner.run(_serve(config, sink, redact, args, worker_env))
+        code = runner.run(_serve(config, sink, redact, zygote))
     code = max(code, _stop_workers(workers))
     if code != 0 or abandoned_threads():
         sys.stdout.flush()
@@ -89,24 +94,23 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _serve(
-    config: RuntimeConfig,
-    sink: LogSink,
-    redact: Redactor,
-    args: Sequence[str],
-    worker_env: dict[str, str],
+    config: RuntimeConfig, sink: LogSink, redact: Redactor, zygote: Zygote | None
 ) -> int:
     # Imported here: the transport and runtime are not needed to print usage or config errors.
     from aiolambda._core.invocation import Invoker, SyncExecutor
     from aiolambda._core.runtime import Runtime
 
     handler = await _load_or_report(config, sink, redact)
-    if handler is None:
-        return EXIT_INIT_ERROR
-    isolated: _IsolatedWorkers | None = None
-    if not handler.is_async and config.max_concurrency > 1 and not config.sync_threads:
-        # One process per concurrent invocation, as AWS's Python runtime runs sync code:
-        # this one serves one invocation, the others are started with a concurrency of 1.
-        isolated = _IsolatedWorkers(config.max_concurrency - 1, args, worker_env, config)
+    if handler is None or (zygote is not None and handler.is_async):
+        if zygote is not None:
+            zygote.dismiss()
+            zygote = None
+        if handler is None:
+            return EXIT_INIT_ERROR
+    concurrency = config.max_concurrency
+    if zygote is not None:
+        # A sync handler: one process per concurrent invocation, as AWS's Python runtime
+        # runs it. This one serves one invocation; the zygote forks the others.
         config = dataclasses.replace(config, max_concurrency=1)
     executor = None if handler.is_async else SyncExecutor(config.max_concurrency)
     invoker = Invoker(config, handler, executor=executor, redact=redact, log_writer=sink.write_raw)
@@ -114,93 +118,17 @@ async def _serve(
     # Everything allocated so far lives as long as the process: keep the collector off it.
     gc.collect()
     gc.freeze()
+    if zygote is not None:
+        zygote.spawn(concurrency - 1, runtime)
+    code = EXIT_INIT_ERROR
     try:
-        if isolated is not None:
-            await isolated.start(runtime)
         code = await runtime.serve()
     finally:
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
-        if isolated is not None:
-            code_of_workers = await isolated.stop()
-    if isolated is not None:
-        code = max(code, code_of_workers)
+        if zygote is not None:
+            code = max(code, await zygote.stop())
     return code
-
-
-def _worker_environ(config: RuntimeConfig) -> dict[str, str]:
-    """The environment of a worker started after init: this one, telemetry included."""
-    env = dict(os.environ)
-    env["AIOLAMBDA_WORKERS"] = "1"
-    env[p.ENV_MAX_CONCURRENCY] = "1"
-    if config.telemetry_fd is not None:
-        env[p.ENV_TELEMETRY_FD] = str(config.telemetry_fd)
-    if config.telemetry_socket is not None:
-        env[p.ENV_TELEMETRY_SOCKET] = config.telemetry_socket
-    return env
-
-
-class _IsolatedWorkers:
-    """Processes serving a sync handler one invocation at a time, each with its own init.
-
-    If one of them ends while the runtime is serving (a sync handler that outlived its
-    timeout retires its process), the whole environment retires, as Lambda would
-    replace it: in-flight invocations are answered first, then the runtime exits 1.
-    """
-
-    def __init__(
-        self, count: int, args: Sequence[str], env: dict[str, str], config: RuntimeConfig
-    ) -> None:
-        self._count = count
-        self._args = list(args)
-        self._env = env
-        self._pass_fds = (config.telemetry_fd,) if config.telemetry_fd is not None else ()
-        self._procs: list[asyncio.subprocess.Process] = []
-        self._watchers: list[asyncio.Task[None]] = []
-        self._stopping = False
-
-    async def start(self, runtime: Any) -> None:
-        loop = asyncio.get_running_loop()
-        for _ in range(self._count):
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "aiolambda",
-                *self._args,
-                env=self._env,
-                pass_fds=self._pass_fds,
-            )
-            self._procs.append(proc)
-            self._watchers.append(loop.create_task(self._watch(proc, runtime)))
-
-    async def _watch(self, proc: asyncio.subprocess.Process, runtime: Any) -> None:
-        code = await proc.wait()
-        if not self._stopping:
-            print(
-                f"aiolambda: worker process {proc.pid} exited with status {code}; "
-                "retiring this environment",
-                file=sys.stderr,
-            )
-            runtime.stop(1 if code else 0)
-
-    async def stop(self) -> int:
-        """Pass the shutdown on (SIGTERM: they answer what they hold); the worst exit code."""
-        self._stopping = True
-        for proc in self._procs:
-            if proc.returncode is None:
-                proc.send_signal(signal.SIGTERM)
-        code = 0
-        for proc in self._procs:
-            try:
-                returned = await asyncio.wait_for(proc.wait(), _WORKER_GRACE_S)
-            except TimeoutError:
-                proc.kill()
-                returned = await proc.wait()
-            code = max(code, 1 if returned else 0)
-        for watcher in self._watchers:
-            watcher.cancel()
-        await asyncio.gather(*self._watchers, return_exceptions=True)
-        return code
 
 
 async def _load_or_report(config: RuntimeConfig, sink: LogSink, redact: Redactor) -> Handler | None:
