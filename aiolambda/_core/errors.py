@@ -26,7 +26,8 @@ import orjson
 
 from aiolambda._core import protocol as p
 
-_PACKAGE_DIR: Final = os.path.dirname(os.path.realpath(__file__)) + os.sep
+# The aiolambda package (this file is in aiolambda/_core/): its frames are trimmed.
+_PACKAGE_DIR: Final = os.path.dirname(os.path.dirname(os.path.realpath(__file__))) + os.sep
 _ERROR_TYPE_TAIL_OK: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 

@@ -116,7 +116,7 @@ def test_sam_layer_makefile_produces_the_layer_tree(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert sorted(p.name for p in artifacts.iterdir()) == ["aiolambda", "python"]
     assert stat.S_IMODE((artifacts / "aiolambda").stat().st_mode) == 0o755
-    assert (artifacts / host.site_packages / "aiolambda" / "_bootstrap.py").is_file()
+    assert (artifacts / host.site_packages / "aiolambda" / "_core" / "bootstrap.py").is_file()
 
 
 # -- container ----------------------------------------------------------------------------

@@ -53,6 +53,18 @@ def test_runtime_frames_are_trimmed() -> None:
     assert any("test_errors.py" in line for line in report.stack_trace)
 
 
+def test_frames_of_public_modules_outside_core_are_trimmed_too() -> None:
+    # The trimmed directory is the whole package, not only aiolambda/_core/.
+    from aiolambda import StreamingResponse
+
+    try:
+        StreamingResponse(None, headers=5)  # type: ignore[arg-type]
+    except TypeError as exc:
+        report = from_exception(exc)
+    assert not any("aiolambda/streaming.py" in line for line in report.stack_trace)
+    assert any("test_errors.py" in line for line in report.stack_trace)
+
+
 def test_fault_report_keeps_runtime_type() -> None:
     report = from_fault(RuntimeFault("Runtime.MarshalError", "nope"), "r")
     assert report.error_type == report.header_type == "Runtime.MarshalError"
