@@ -72,7 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         zygote = Zygote.fork()
         if zygote is None:  # this is such a worker: one invocation at a time
             workers = []
-            config = dataclasses.replace(config, max_concurrency=1)
+            # The first process registers the SIGTERM extension and passes SIGTERM on.
+            config = dataclasses.replace(config, max_concurrency=1, enable_sigterm=False)
     # Both AWS runtime clients drop these so the function's own subprocesses don't inherit them.
     os.environ.pop(p.ENV_TELEMETRY_FD, None)
     os.environ.pop(p.ENV_TELEMETRY_SOCKET, None)

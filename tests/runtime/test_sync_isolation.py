@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import signal
 from pathlib import Path
 
 from aiolambda.emulator import Emulator
@@ -52,3 +55,23 @@ async def test_a_worker_that_retires_retires_the_environment() -> None:
         assert again.ok, again.payload
         assert emu.pid != first_pid
         assert emu.exit_codes == [1]
+
+
+async def test_sigterm_reaches_every_worker_and_nothing_is_lost(tmp_path: Path) -> None:
+    env = {"AIOLAMBDA_ENABLE_SIGTERM": "1"}
+    async with Emulator("isolation.rendezvous", task_root=FIXTURES, concurrency=N, env=env) as emu:
+        await emu.wait_for_next_calls(N)
+        assert emu.extensions == ["aiolambda-sigterm"]  # registered once, by the first process
+        handed_out = len(emu.requests) + N  # the N pending /next calls get answered
+        # N + 1: the handlers hold until the test adds its own file, after the SIGTERM
+        pending = [emu.submit({"dir": str(tmp_path), "n": N + 1}) for _ in range(N)]
+        await emu.wait_for_requests(handed_out)
+        assert emu.pid is not None
+        os.kill(emu.pid, signal.SIGTERM)
+        (tmp_path / "test").write_text("released")
+        results = await asyncio.gather(*pending)
+        assert await emu.wait_exit() == 0
+    assert all(res.ok for res in results), [res.payload for res in results]
+    assert len({res.json()["pid"] for res in results}) == N
+    for res in results:
+        assert len(emu.answers(res.request_id)) == 1
