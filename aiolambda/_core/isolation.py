@@ -60,9 +60,9 @@ class Zygote:
         self._watch(runtime)
 
     def dismiss(self) -> None:
-        """The handler is async: no workers; the zygote exits."""
+        """The handler is async: no workers; the zygote exits (reaped off the init path)."""
         os.close(self._command_fd)
-        os.waitpid(self.pid, 0)
+        threading.Thread(target=os.waitpid, args=(self.pid, 0), daemon=True).start()
 
     def _watch(self, runtime: Any) -> None:
         loop = asyncio.get_running_loop()
