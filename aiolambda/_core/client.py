@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from aiolambda._core import protocol as p
 from aiolambda._core.errors import NO_REDACTION, ErrorReport, Redactor, RuntimeAPIError
 from aiolambda._core.transport import Connection, HttpResponse, TransportError
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterable, Callable, Sequence
 
 log = logging.getLogger("aiolambda")
 
@@ -111,6 +114,53 @@ class RuntimeAPIClient:
             headers.append((p.H_INVOCATION_ID, inv.invocation_id))
         response = await self._request("POST", p.response_path(inv.request_id), body, headers)
         return self._settle(inv.request_id, "response", response)
+
+    async def post_stream(
+        self,
+        inv: Invocation,
+        content_type: str,
+        chunks: AsyncIterable[bytes],
+        trailers: Callable[[], Sequence[tuple[str, str]]],
+    ) -> int:
+        """Stream a handler's result (chunked, error trailers); returns Lambda's status.
+
+        A connection that cannot be opened is retried as other requests are (nothing of
+        the body was taken yet). Once sending started the body cannot be replayed: a
+        connection lost mid-stream is logged and the invocation left to Lambda (0 is
+        returned). The connection is closed afterwards, as Lambda's custom runtime guide
+        asks after a streamed response.
+        """
+        headers = [
+            ("Content-Type", content_type),
+            (p.H_RESPONSE_MODE, p.RESPONSE_MODE_STREAMING),
+            ("Trailer", f"{p.H_ERROR_TYPE}, {p.H_ERROR_BODY}"),
+        ]
+        if inv.invocation_id is not None:
+            headers.append((p.H_INVOCATION_ID, inv.invocation_id))
+        path = p.response_path(inv.request_id)
+        delay = _FIRST_BACKOFF_S
+        try:
+            for attempt in range(_MAX_ATTEMPTS):
+                try:
+                    response = await self._conn.request_streaming(
+                        "POST", path, headers, chunks, trailers
+                    )
+                    return self._settle(inv.request_id, "response", response)
+                except TransportError as exc:
+                    if exc.sent:
+                        log.error("streaming the response of %s failed: %s", inv.request_id, exc)
+                        return 0
+                    if attempt + 1 == _MAX_ATTEMPTS:
+                        raise RuntimeAPIError(
+                            f"POST {path}: Runtime API unreachable after {_MAX_ATTEMPTS} "
+                            f"attempts: {exc}"
+                        ) from exc
+                    if attempt:
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, _MAX_BACKOFF_S)
+            raise AssertionError("unreachable")
+        finally:
+            await self._conn.close()
 
     async def post_error(self, inv: Invocation, report: ErrorReport) -> int:
         """Post a structured error for an invocation; returns the status Lambda gave."""

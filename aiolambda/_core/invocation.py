@@ -15,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import functools
+import inspect
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
+from types import AsyncGeneratorType
 from typing import Any, Final
 
 import orjson
@@ -46,9 +48,12 @@ from aiolambda._core.errors import (
 )
 from aiolambda._core.executors import ExecutorGuard
 from aiolambda._core.handler import Handler
+from aiolambda._core.stream import Stream, encode_prelude
+from aiolambda.streaming import StreamingResponse
 
 _NO_DEADLINE_MS: Final = 15 * 60 * 1000  # Lambda's longest timeout, for a missing header
 _MAX_SYNC_THREADS: Final = 64
+_STREAMED: Final = (StreamingResponse, AsyncGeneratorType)  # results that are streamed
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +64,7 @@ class Response:
     content_type: str
 
 
-Outcome = Response | ErrorReport
+Outcome = Response | ErrorReport | Stream
 
 
 class HandlerTimeout(Exception):
@@ -86,6 +91,7 @@ class Invoker:
         "_margin_s",
         "_redact",
         "_set_trace_env",
+        "_streams",
         "closing",
         "executor_guard",
         "unreclaimable",
@@ -104,6 +110,8 @@ class Invoker:
         self._config = config
         self._handler = handler
         self._func = handler.func
+        # An async generator function is called on the loop; its body runs as it streams.
+        self._streams = inspect.isasyncgenfunction(inspect.unwrap(handler.func))
         self._executor = executor
         self._redact = redact
         self._log_writer = log_writer
@@ -141,6 +149,8 @@ class Invoker:
             context = self._context(inv)
             event = decode_event(inv.body, inv.content_type)
             result = await self._call(event, context, inv, task)
+            if isinstance(result, _STREAMED):
+                return await self._stream(result, inv, task)
             body, content_type = encode_result(result)
         except RuntimeFault as fault:
             return from_fault(fault, inv.request_id, self._redact)
@@ -206,6 +216,8 @@ class Invoker:
         try:
             if self._handler.is_async:
                 result = await self._func(event, context)
+            elif self._streams:
+                result = self._func(event, context)
             else:
                 result = await self._call_in_thread(event, context)
         except asyncio.CancelledError as exc:
@@ -243,6 +255,44 @@ class Invoker:
         if _is_awaitable(value):  # a sync-looking wrapper returned a coroutine
             return await value
         return value
+
+    async def _stream(
+        self,
+        result: StreamingResponse | AsyncGeneratorType[Any, Any],
+        inv: Invocation,
+        task: asyncio.Task[Any] | None,
+    ) -> Outcome:
+        """Start a streamed result under the invocation's deadline (see ``_core.stream``)."""
+        if task is None:
+            task = asyncio.current_task()
+            assert task is not None
+        if isinstance(result, StreamingResponse):
+            source: AsyncIterator[Any] = aiter(result.body)
+            prelude: bytes | None = encode_prelude(result)
+            content_type = p.CT_HTTP_INTEGRATION
+        else:
+            source, prelude, content_type = result, None, p.CT_OCTET_STREAM
+        watch = None
+        if inv.deadline_ms is not None and self._margin_s > 0:
+            deadline_s = inv.deadline_ms / 1000
+            margin_s = min(self._margin_s, max(0.0, deadline_s - time.time()) / 4)
+            watch = self.watchdog.watch(task, inv, deadline_s - margin_s, margin_s / 2)
+            watch.exposed = False  # cancelled only while user code runs (see Stream)
+        stream = Stream(
+            self,
+            inv,
+            task,
+            source,
+            content_type=content_type,
+            prelude=prelude,
+            watch=watch,
+            redact=self._redact,
+        )
+        error = await stream.start()
+        if error is None:
+            return stream
+        await stream.aclose()
+        return error
 
     def timeout_report(self, inv: Invocation) -> ErrorReport:
         margin_ms = self._config.timeout_margin_ms
@@ -287,7 +337,7 @@ class SyncExecutor(ThreadPoolExecutor):
 class _Watch:
     """One invocation under watch: its task, when to cancel it, whether that happened."""
 
-    __slots__ = ("cancel_at", "cleanup_s", "fired", "invocation", "task")
+    __slots__ = ("cancel_at", "cleanup_s", "exposed", "fired", "invocation", "task")
 
     def __init__(
         self, task: asyncio.Task[Any], invocation: Invocation, cancel_at: float, cleanup_s: float
@@ -297,6 +347,9 @@ class _Watch:
         self.cancel_at = cancel_at
         self.cleanup_s = cleanup_s
         self.fired = False
+        # False while the task runs the runtime's own code (a stream being sent): the
+        # cancellation is then left to the stream, which stops before user code resumes.
+        self.exposed = True
 
 
 class Watchdog:
@@ -331,6 +384,14 @@ class Watchdog:
     def unwatch(self, watch: _Watch) -> None:
         self._watches.discard(watch)
 
+    def expose(self, watch: _Watch) -> None:
+        """User code of ``watch`` runs from now on; past its cancellation point it has
+        ``cleanup_s`` to finish before ``on_stuck`` is told."""
+        watch.exposed = True
+        if watch.fired:
+            assert self._loop is not None
+            self._loop.call_later(watch.cleanup_s, self._check_stuck, watch)
+
     def _arm(self, when: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
@@ -348,16 +409,17 @@ class Watchdog:
                 continue
             if watch.cancel_at <= now:
                 watch.fired = True
-                watch.task.cancel("aiolambda: invocation deadline")
-                assert self._loop is not None
-                self._loop.call_later(watch.cleanup_s, self._check_stuck, watch)
+                if watch.exposed:
+                    watch.task.cancel("aiolambda: invocation deadline")
+                    assert self._loop is not None
+                    self._loop.call_later(watch.cleanup_s, self._check_stuck, watch)
             elif upcoming is None or watch.cancel_at < upcoming:
                 upcoming = watch.cancel_at
         if upcoming is not None:
             self._arm(upcoming)
 
     def _check_stuck(self, watch: _Watch) -> None:
-        if watch in self._watches and self.on_stuck is not None:
+        if watch in self._watches and watch.exposed and self.on_stuck is not None:
             self.on_stuck(watch.task, watch.invocation)
 
 

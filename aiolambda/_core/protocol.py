@@ -16,6 +16,7 @@ from typing import Final
 API_VERSION: Final = "2018-06-01"
 EXTENSION_API_VERSION: Final = "2020-01-01"
 INVOKE_API_VERSION: Final = "2015-03-31"
+STREAMING_INVOKE_API_VERSION: Final = "2021-11-15"  # InvokeWithResponseStream
 
 RUNTIME_PREFIX: Final = f"/{API_VERSION}/runtime"
 NEXT_PATH: Final = f"{RUNTIME_PREFIX}/invocation/next"
@@ -73,6 +74,8 @@ CT_JSON: Final = "application/json"
 CT_BYTES: Final = "application/unknown"  # awslambdaric's type for a bytes result
 CT_OCTET_STREAM: Final = "application/octet-stream"
 CT_HTTP_INTEGRATION: Final = "application/vnd.awslambda.http-integration-response"
+# An HTTP integration response: JSON prelude, this separator, then the body.
+HTTP_INTEGRATION_SEPARATOR: Final = b"\0" * 8
 
 # -- status codes ---------------------------------------------------------------------
 STATUS_OK: Final = 200

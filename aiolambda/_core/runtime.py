@@ -21,6 +21,7 @@ from aiolambda._core.context import request_id_var, tenant_id_var, trace_id_var
 from aiolambda._core.errors import ErrorReport, RuntimeAPIError, RuntimeFault, from_fault
 from aiolambda._core.invocation import Invoker, Outcome, Response
 from aiolambda._core.logs import LogSink, format_error_for_log
+from aiolambda._core.stream import Stream
 from aiolambda._core.transport import Connection, connect
 
 log = logging.getLogger("aiolambda")
@@ -208,6 +209,9 @@ class Runtime:
     async def _post_outcome(
         self, client: RuntimeAPIClient, inv: Invocation, outcome: Outcome
     ) -> None:
+        if isinstance(outcome, Stream):
+            await self._post_stream(client, inv, outcome)
+            return
         if isinstance(outcome, Response):
             if len(outcome.body) <= p.MAX_PAYLOAD_BYTES:
                 status = await client.post_response(inv, outcome.body, outcome.content_type)
@@ -216,6 +220,20 @@ class Runtime:
             outcome = self._too_large(inv, len(outcome.body))
         self._log_error(outcome)
         await client.post_error(inv, outcome)
+
+    async def _post_stream(self, client: RuntimeAPIClient, inv: Invocation, stream: Stream) -> None:
+        def trailers() -> list[tuple[str, str]]:
+            # Logged before the body ends, as an error is before it is posted.
+            if stream.error is not None:
+                self._log_error(stream.error)
+            return stream.trailers()
+
+        try:
+            status = await client.post_stream(inv, stream.content_type, stream.chunks(), trailers)
+        finally:
+            await stream.aclose()
+        if status == p.STATUS_PAYLOAD_TOO_LARGE:
+            log.error("the streamed response of %s was over Lambda's limit", inv.request_id)
 
     def _too_large(self, inv: Invocation, size: int) -> ErrorReport:
         fault = RuntimeFault(

@@ -85,8 +85,8 @@ class Connection(Protocol):
         """Send a ``Transfer-Encoding: chunked`` request body, then the trailers.
 
         ``trailers`` is called once after ``chunks`` is exhausted (so it can report an
-        error that happened mid-stream). Raises ``NotImplementedError`` where the
-        implementation cannot send trailers (aiohttp).
+        error that happened mid-stream). aiohttp cannot send trailers: its connection
+        sends streams over a lean connection of its own.
         """
         ...
 

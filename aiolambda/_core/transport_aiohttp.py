@@ -6,7 +6,7 @@ headers of its own beyond ``Host``, ``User-Agent`` and ``Content-Length``. Every
 exception is translated to :class:`aiolambda._core.transport.TransportError` here.
 
 aiohttp cannot send request trailers, so :meth:`AiohttpConnection.request_streaming`
-raises ``NotImplementedError``.
+sends a streamed response over a lean connection of its own.
 """
 
 from __future__ import annotations
@@ -33,9 +33,11 @@ _LARGE_BODY_BYTES = 1 << 20
 class AiohttpConnection:
     """A :class:`aiolambda._core.transport.Connection` on ``aiohttp.ClientSession``."""
 
-    __slots__ = ("_base", "_busy", "_session")
+    __slots__ = ("_base", "_busy", "_host", "_port", "_session")
 
     def __init__(self, host: str, port: int) -> None:
+        self._host = host
+        self._port = port
         self._base = f"http://{host}:{port}"
         self._session: aiohttp.ClientSession | None = None
         self._busy = False
@@ -114,10 +116,18 @@ class AiohttpConnection:
         chunks: AsyncIterable[bytes],
         trailers: Callable[[], Sequence[tuple[str, str]]],
     ) -> HttpResponse:
-        """Not supported: aiohttp always ends a chunked body without trailers."""
-        raise NotImplementedError(
-            "the aiohttp transport cannot send HTTP trailers; use the lean transport"
-        )
+        """Send the stream over a lean connection of its own, closed afterwards.
+
+        aiohttp always ends a chunked body without trailers, so it cannot report an
+        error that happens mid-stream; the lean transport's chunked writer can.
+        """
+        from aiolambda._core.transport_lean import LeanConnection
+
+        lean = LeanConnection(self._host, self._port)
+        try:
+            return await lean.request_streaming(method, path, headers, chunks, trailers)
+        finally:
+            await lean.close()
 
     async def close(self) -> None:
         """Close the session and its connection."""

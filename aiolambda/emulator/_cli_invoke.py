@@ -56,16 +56,35 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _invoke(handler: str, event: bytes, kwargs: dict[str, object]) -> int:
+    from aiolambda._core import protocol as p
     from aiolambda.emulator import Emulator
+    from aiolambda.emulator._engine import decode_error_trailer
+
+    out = sys.stdout.buffer
+    written = bytearray(b"\n")  # the last byte written (a newline: nothing yet)
+
+    def on_chunk(data: bytes) -> None:
+        # A streamed response is printed as it arrives.
+        if data:
+            out.write(data)
+            out.flush()
+            written[-1:] = data[-1:]
 
     try:
         async with Emulator(handler, log_stream=sys.stderr, **kwargs) as emulator:  # type: ignore[arg-type]
-            result = await emulator.invoke(event)
+            result = await emulator.invoke(event, on_chunk=on_chunk)
     except OSError as exc:
         return fail(f"cannot start the runtime: {exc}")
-    out = sys.stdout.buffer
-    out.write(result.payload)
-    if not result.payload.endswith(b"\n"):
+    if not result.streamed:
+        out.write(result.payload)
+        written[-1:] = result.payload[-1:] or b"\n"
+    if written[-1:] != b"\n" or not result.payload:
         out.write(b"\n")
     out.flush()
+    error_body = result.trailers.get(p.H_ERROR_BODY.lower())
+    if error_body is not None:
+        # A mid-stream error arrives in the trailers, after the body printed above.
+        document = decode_error_trailer(error_body)
+        shown = json.dumps(document) if document is not None else error_body
+        sys.stderr.write(f"stream ended with {result.error_type}: {shown}\n")
     return 0 if result.ok else 1

@@ -20,6 +20,7 @@ from aiohttp import web
 
 from aiolambda._core import protocol as p
 from aiolambda.emulator._engine import FUNCTION_VERSION, Engine, Invocation
+from aiolambda.emulator._types import InvokeResult
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -72,12 +73,15 @@ async def _relay_stream(
     request_id: str,
     content_type: str,
     stream: asyncio.Queue[str | bytes | None],
+    future: asyncio.Future[InvokeResult],
 ) -> web.StreamResponse:
     """Send a streamed function response chunk by chunk.
 
     Headers go out before the function has finished, so an error reported in the
-    stream's trailers cannot become ``X-Amz-Function-Error`` here: the body just ends
-    (``InvokeResult.error_type`` and ``trailers`` still record it).
+    stream's trailers cannot become ``X-Amz-Function-Error`` here (and aiohttp cannot
+    send trailers): the response is cut short instead, so the caller sees an incomplete
+    body rather than a success (``InvokeResult.error_type`` and ``trailers`` record the
+    error; ``InvokeWithResponseStream`` reports it in its ``InvokeComplete`` event).
     """
     response = web.StreamResponse(
         status=200,
@@ -92,6 +96,9 @@ async def _relay_stream(
     while (item := await stream.get()) is not None:
         if isinstance(item, bytes):
             await response.write(item)
+    if not future.result().ok and request.transport is not None:
+        request.transport.abort()
+        return response
     await response.write_eof()
     return response
 
@@ -159,7 +166,7 @@ def make_app(engine: Engine, new_request_id: Callable[[], str]) -> web.Applicati
         future.add_done_callback(lambda _: stream.put_nowait(None))
         first = await stream.get()
         if isinstance(first, str):
-            return await _relay_stream(request, inv.request_id, first, stream)
+            return await _relay_stream(request, inv.request_id, first, stream, future)
         result = future.result()
         headers = dict(result.headers)
         if request.headers.get("X-Amz-Log-Type", "None") == "Tail":
@@ -169,4 +176,24 @@ def make_app(engine: Engine, new_request_id: Callable[[], str]) -> web.Applicati
 
     app = web.Application(client_max_size=_DISCARD_CAP)
     app.router.add_post(_INVOKE_ROUTE, invoke)
+    _add_streaming_routes(app, engine, new_request_id)
     return app
+
+
+def _add_streaming_routes(
+    app: web.Application, engine: Engine, new_request_id: Callable[[], str]
+) -> None:
+    """``InvokeWithResponseStream`` and the Function URL endpoint (see ``_streaming``)."""
+    from aiolambda.emulator._streaming import (
+        FUNCTION_URL_PREFIX,
+        STREAM_INVOKE_ROUTE,
+        make_function_url,
+        make_stream_invoke,
+    )
+
+    app.router.add_post(
+        STREAM_INVOKE_ROUTE, make_stream_invoke(engine, new_request_id, _known_name)
+    )
+    url = make_function_url(engine, new_request_id)
+    app.router.add_route("*", FUNCTION_URL_PREFIX, url)
+    app.router.add_route("*", FUNCTION_URL_PREFIX + "/{tail:.*}", url)

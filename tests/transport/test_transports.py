@@ -499,8 +499,27 @@ async def test_lean_streaming_request_with_trailers() -> None:
     assert server.accepts == 1
 
 
-async def test_aiohttp_streaming_is_not_supported() -> None:
-    conn = connect("aiohttp", "127.0.0.1", 1)
-    with pytest.raises(NotImplementedError, match="trailers"):
-        await conn.request_streaming("POST", "/s", [], _chunks([b"x"]), list)
-    await conn.close()
+async def test_aiohttp_streams_over_a_lean_connection_of_its_own() -> None:
+    # aiohttp cannot send trailers: a streamed body goes over a separate lean connection,
+    # which is closed afterwards; the aiohttp session carries the other requests.
+    async with Server(lambda r: ok(b'{"status":"OK"}', status=202)) as server:
+        conn = connect("aiohttp", "127.0.0.1", server.port)
+        try:
+            assert (await conn.request("POST", "/before", b"1")).status == 202
+            response = await conn.request_streaming(
+                "POST",
+                "/stream",
+                [("Trailer", "Lambda-Runtime-Function-Error-Type")],
+                _chunks([b"a", b"b"]),
+                lambda: [("Lambda-Runtime-Function-Error-Type", "Function.Boom")],
+            )
+            assert response.status == 202
+            assert (await conn.request("POST", "/after", b"1")).status == 202
+        finally:
+            await conn.close()
+    assert [r.path for r in server.requests] == ["/before", "/stream", "/after"]
+    stream = server.requests[1]
+    assert stream.body == b"ab"
+    assert stream.header("transfer-encoding") == ["chunked"]
+    assert stream.trailers == [("Lambda-Runtime-Function-Error-Type", "Function.Boom")]
+    assert server.accepts == 2
