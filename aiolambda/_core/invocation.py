@@ -155,9 +155,6 @@ class Invoker:
         except RuntimeFault as fault:
             return from_fault(fault, inv.request_id, self._redact)
         except HandlerTimeout:
-            guard = self.executor_guard
-            if guard is not None and not guard.after_timeout(inv.request_id):
-                self.unreclaimable = True  # too many threads left blocked: retire
             return self.timeout_report(inv)
         except _HandlerRaised as carrier:
             return from_exception(carrier.error, inv.request_id, self._redact)
@@ -295,6 +292,13 @@ class Invoker:
         return error
 
     def timeout_report(self, inv: Invocation) -> ErrorReport:
+        """The ``Function.Timeout`` error of ``inv``, which was cancelled at its deadline.
+
+        Threads it left blocked in the default executor must not starve the next
+        invocations: the guard gives the loop a fresh pool (or asks to retire)."""
+        guard = self.executor_guard
+        if guard is not None and not guard.after_timeout(inv.request_id):
+            self.unreclaimable = True  # too many threads left blocked: retire
         margin_ms = self._config.timeout_margin_ms
         message = (
             "Handler cancelled shortly before the invocation's deadline so that this error "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import AsyncIterator
 from typing import Any
 
 from aiolambda._core import executors
@@ -97,5 +98,27 @@ async def test_environment_retires_once_abandoned_threads_pile_up(transport: str
             assert all("will restart" not in m for m in messages[:-1])
             assert await r.task == 1  # retired: a fresh environment replaces it
             assert executors.abandoned_threads() > executors.MAX_ABANDONED_THREADS
+    finally:
+        gate.set()
+
+
+async def test_a_stream_cut_at_its_deadline_does_not_starve_the_next_invocation(
+    transport: str,
+) -> None:
+    gate = threading.Event()
+
+    async def handler(event: Any, context: Any) -> AsyncIterator[bytes]:
+        yield b"started"
+        if event == "block":
+            await asyncio.gather(*(asyncio.to_thread(gate.wait) for _ in range(BLOCKED)))
+        yield await asyncio.to_thread(lambda: b" done")
+
+    try:
+        async with running(handler, transport=transport, timeout=1.0, env=MARGIN) as r:
+            cut = await r.emu.invoke(b'"block"')
+            assert cut.error_type == "Function.Timeout"
+            nxt = await r.emu.invoke(b'"next"')
+            assert not gate.is_set()
+            assert nxt.ok and nxt.payload == b"started done", nxt.payload
     finally:
         gate.set()
