@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 # subcommand -> (module providing configure(parser) and run(args) -> int, one-line help)
 _COMMANDS: dict[str, tuple[str, str]] = {
@@ -23,9 +24,18 @@ _COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with usage errors on one line: what is wrong and where to look."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def _top_level_help() -> str:
-    lines = ["usage: aiolambda {run,serve,invoke,layer} ...", "", "commands:"]
+    lines = ["usage: aiolambda [-V | --version] {run,serve,invoke,layer} ...", "", "commands:"]
     lines += [f"  {name:<8} {help_}" for name, (_, help_) in _COMMANDS.items()]
+    lines += ["", "options:", "  -h, --help     show this help and exit"]
+    lines += ["  -V, --version  print aiolambda's version and exit"]
     lines += ["", "Run 'aiolambda COMMAND --help' for a command's options."]
     return "\n".join(lines)
 
@@ -36,7 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args or args[0] in {"-h", "--help"}:
         print(_top_level_help())
         return 0 if args else 2
-    if args[0] == "--version":
+    if args[0] in {"-V", "--version"}:
         from aiolambda import __version__
 
         print(__version__)
@@ -47,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     module_name, help_ = _COMMANDS[command]
     module = importlib.import_module(module_name)
-    parser = argparse.ArgumentParser(prog=f"aiolambda {command}", description=help_)
+    parser = _Parser(prog=f"aiolambda {command}", description=help_)
     module.configure(parser)
     namespace = parser.parse_args(args[1:])
     return int(module.run(namespace))

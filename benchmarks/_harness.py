@@ -332,6 +332,7 @@ def run_once(
     stop_signals: Sequence[int] = (),
     capture_output: bool = False,
     full_at: int = 0,
+    mock_args: Sequence[str] = (),
 ) -> RunResult:
     """Serve ``n`` invocations of ``event`` to a fresh ``contender`` process.
 
@@ -341,7 +342,7 @@ def run_once(
     mock = subprocess.Popen(
         [
             *(PYTHON, str(MOCK), "--n", str(n), "--event-file", event.path),
-            *("--timeout", str(timeout_s), "--full", str(full_at)),
+            *("--timeout", str(timeout_s), "--full", str(full_at), *mock_args),
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

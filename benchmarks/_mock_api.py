@@ -113,10 +113,13 @@ class MockRuntimeAPI:
         timeout_s: float = 120.0,
         request_ids: Sequence[str] | None = None,
         full: int = 0,
+        expect: dict[str, object] | None = None,
     ) -> None:
         self.n = n
         self._full = full  # record when this many are in flight: the contender is warm
         self.event = event
+        # Answers that are not echoes (an HTTP handler's): the keys every answer must have.
+        self._expect = expect
         self._accepted = accepted_renderings(event)
         self._event_obj: object = None
         self.timeout_s = timeout_s
@@ -276,6 +279,14 @@ class MockRuntimeAPI:
         return (_process_cpu_ns(self.client_pid) if self.client_pid else 0), time.process_time_ns()
 
     def _matches(self, body: bytes) -> bool:
+        if self._expect is not None:
+            try:
+                answer = json.loads(body)
+            except ValueError:
+                return False
+            return isinstance(answer, dict) and all(
+                answer.get(key) == value for key, value in self._expect.items()
+            )
         for form in self._accepted:
             if body == form:
                 return True
@@ -429,7 +440,8 @@ class _Connection(asyncio.Protocol):
 # -- process entry point ---------------------------------------------------------------
 async def _serve(args: argparse.Namespace) -> None:
     event = Path(args.event_file).read_bytes()
-    api = MockRuntimeAPI(args.n, event, timeout_s=args.timeout, full=args.full)
+    expect = json.loads(Path(args.expect_file).read_bytes()) if args.expect_file else None
+    api = MockRuntimeAPI(args.n, event, timeout_s=args.timeout, full=args.full, expect=expect)
     port = await api.start("127.0.0.1", args.port)
     print(json.dumps({"port": port}), flush=True)
     loop = asyncio.get_running_loop()
@@ -468,6 +480,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument(
         "--full", type=int, default=0, help="record when this many are first in flight"
+    )
+    parser.add_argument(
+        "--expect-file", help="JSON object whose keys every answer must have (not an echo)"
     )
     parser.add_argument("--cpu", type=int, default=None, help="pin this process to one CPU")
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")

@@ -25,6 +25,7 @@ from aiolambda._core.config import ConfigError, RuntimeConfig
 from aiolambda._core.errors import InitError, Redactor, from_exception, from_fault
 from aiolambda._core.executors import abandoned_threads
 from aiolambda._core.handler import Handler, load_handler
+from aiolambda._core.hooks import run_init_hooks
 from aiolambda._core.isolation import Zygote
 from aiolambda._core.logs import LogSink, configure_logging, format_error_for_log
 from aiolambda._core.wrappers import check_wrappers
@@ -139,6 +140,7 @@ async def _load_or_report(config: RuntimeConfig, sink: LogSink, redact: Redactor
         if handler.is_async:
             for warning in check_wrappers(handler.func, handler.name, config.max_concurrency):
                 logging.getLogger("aiolambda").warning("%s", warning)
+        await run_init_hooks()  # e.g. an ASGI app's lifespan startup (aiolambda.asgi)
         return handler
     except InitError as fault:
         report = from_fault(fault, "", redact)

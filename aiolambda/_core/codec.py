@@ -4,13 +4,16 @@
   any other type reaches the handler as the raw ``bytes``.
 * A ``bytes`` result is sent as-is (``application/unknown``, as awslambdaric does);
   everything else is JSON: dicts, lists, strings, numbers, ``None``, dataclasses,
-  datetimes, UUIDs, enums and ``Decimal`` (as an exact JSON number).
+  datetimes, UUIDs, enums and ``Decimal`` (as an exact JSON number); pydantic models
+  as pydantic itself dumps them (``model_dump_json(by_alias=True)``: the wire names),
+  Powertools event source data classes as the dict they wrap.
 * A result that cannot be encoded becomes ``Runtime.MarshalError``; an event that
   cannot be decoded becomes ``Runtime.UnmarshalError``.
 """
 
 from __future__ import annotations
 
+import sys
 from typing import Any, Final
 
 import orjson
@@ -62,7 +65,19 @@ def _default(value: Any) -> Any:
         return orjson.Fragment(str(value).encode())
     if isinstance(value, set | frozenset | tuple):
         return list(value)
+    if hasattr(value, "__pydantic_serializer__") and hasattr(value, "model_dump_json"):
+        # pydantic's own encoding (serializers, aliases, computed fields); a dataclass,
+        # pydantic's included, never gets here: orjson encodes those itself.
+        return orjson.Fragment(value.model_dump_json(by_alias=True))
+    wrapped = getattr(value, "raw_event", None)  # a Powertools event source data class
+    if isinstance(wrapped, dict) and _is_dict_wrapper(value):
+        return wrapped
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+def _is_dict_wrapper(value: Any) -> bool:
+    common = sys.modules.get("aws_lambda_powertools.utilities.data_classes.common")
+    return common is not None and isinstance(value, common.DictWrapper)
 
 
 def _short(exc: Exception) -> str:

@@ -16,17 +16,23 @@ from typing import Any
 
 from aiolambda._core import protocol as p
 from aiolambda._core.errors import InitError
+from aiolambda._core.typed import EventDecoder, event_decoder
 
 HandlerFunc = Callable[[Any, Any], Any]
 
 
 @dataclass(frozen=True, slots=True)
 class Handler:
-    """A loaded handler and whether it must be awaited on the loop (``is_async``)."""
+    """A loaded handler and whether it must be awaited on the loop (``is_async``).
+
+    ``decode`` turns the event bytes into what the handler's event annotation asks for
+    (see :mod:`aiolambda._core.typed`); ``None`` means plain JSON.
+    """
 
     func: HandlerFunc
     is_async: bool
     name: str
+    decode: EventDecoder | None = None
 
 
 def is_async_callable(func: object) -> bool:
@@ -75,4 +81,6 @@ def load_handler(handler: str) -> Handler:
             p.HANDLER_NOT_FOUND,
             f"Handler '{function_name}' on module '{module_name}' is not callable",
         )
-    return Handler(func=func, is_async=is_async_callable(func), name=handler)
+    return Handler(
+        func=func, is_async=is_async_callable(func), name=handler, decode=event_decoder(func)
+    )

@@ -84,6 +84,7 @@ class Invoker:
 
     __slots__ = (
         "_config",
+        "_decode",
         "_executor",
         "_func",
         "_handler",
@@ -112,6 +113,7 @@ class Invoker:
         self._func = handler.func
         # An async generator function is called on the loop; its body runs as it streams.
         self._streams = inspect.isasyncgenfunction(inspect.unwrap(handler.func))
+        self._decode = handler.decode or decode_event  # typed events: resolved at load
         self._executor = executor
         self._redact = redact
         self._log_writer = log_writer
@@ -147,7 +149,7 @@ class Invoker:
                 os.environ.pop(p.ENV_TRACE_ID, None)
         try:
             context = self._context(inv)
-            event = decode_event(inv.body, inv.content_type)
+            event = self._decode(inv.body, inv.content_type)
             result = await self._call(event, context, inv, task)
             if isinstance(result, _STREAMED):
                 return await self._stream(result, inv, task)

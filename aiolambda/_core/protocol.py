@@ -103,6 +103,8 @@ HANDLER_NOT_FOUND: Final = "Runtime.HandlerNotFound"
 BUILT_IN_MODULE_CONFLICT: Final = "Runtime.BuiltInModuleConflict"
 UNMARSHAL_ERROR: Final = "Runtime.UnmarshalError"
 MARSHAL_ERROR: Final = "Runtime.MarshalError"
+# aiolambda's own: valid JSON that does not match the handler's event annotation (typed events).
+INVALID_EVENT: Final = "Runtime.InvalidEvent"
 RUNTIME_UNKNOWN: Final = "Runtime.Unknown"
 RUNTIME_EXIT_ERROR: Final = "Runtime.ExitError"
 FUNCTION_UNHANDLED: Final = "Function.Unhandled"

@@ -19,6 +19,7 @@ from aiolambda._core.client import InvalidInvocation, Invocation, RuntimeAPIClie
 from aiolambda._core.config import RuntimeConfig
 from aiolambda._core.context import request_id_var, tenant_id_var, trace_id_var
 from aiolambda._core.errors import ErrorReport, RuntimeAPIError, RuntimeFault, from_fault
+from aiolambda._core.hooks import run_shutdown_hooks
 from aiolambda._core.invocation import Invoker, Outcome, Response
 from aiolambda._core.logs import LogSink, format_error_for_log
 from aiolambda._core.stream import Stream
@@ -81,6 +82,7 @@ class Runtime:
                 task.cancel()
             await self._wait_for_pollers(pollers)
             await asyncio.gather(*self._rescues, return_exceptions=True)
+            await run_shutdown_hooks()  # e.g. an ASGI app's lifespan shutdown
         except asyncio.CancelledError:
             self._invoker.closing = True
             for task in pollers:

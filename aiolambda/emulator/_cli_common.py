@@ -2,13 +2,84 @@
 
 from __future__ import annotations
 
+import argparse
 import ipaddress
+import math
+import os
+import re
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
+
+from aiolambda.emulator import _limits as lim
 
 if TYPE_CHECKING:
-    import argparse
-    from collections.abc import Sequence
+    from collections.abc import Callable, Sequence
+
+# In "-- CMD…", this text in any argument stands for HANDLER, so it is typed once.
+HANDLER_PLACEHOLDER: Final = "{handler}"
+# A bare "python" in "-- CMD…" means the interpreter running aiolambda (the venv's),
+# not whichever one PATH finds first.
+_BARE_PYTHON: Final = frozenset({"python", "python3"})
+_FUNCTION_NAME: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def int_option(low: int, high: int, note: str = "") -> Callable[[str], int]:
+    """An argparse ``type`` accepting an integer from ``low`` to ``high``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(
+                f"must be an integer from {low} to {high}{note}, got {text!r}"
+            )
+        return value
+
+    return parse
+
+
+def seconds_option(text: str) -> float:
+    """An argparse ``type`` for a timeout: a number of seconds, 0 < S <= Lambda's 900."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 < value <= lim.MAX_TIMEOUT_S):
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds greater than 0 and at most {lim.MAX_TIMEOUT_S}, "
+            f"got {text!r}"
+        )
+    return value
+
+
+# An argparse ``type`` for a TCP port.
+port_option: Final = int_option(0, lim.MAX_PORT, " (0: any free port)")
+
+
+def env_option(text: str) -> str:
+    """An argparse ``type`` for ``--env NAME=VALUE``."""
+    name, sep, _ = text.partition("=")
+    if not sep or not name or "\0" in text:
+        raise argparse.ArgumentTypeError(f"expects NAME=VALUE, got {text!r}")
+    return text
+
+
+def directory_option(text: str) -> str:
+    """An argparse ``type`` for an existing directory."""
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"must be an existing directory, got {text!r}")
+    return text
+
+
+def function_name_option(text: str) -> str:
+    """An argparse ``type`` for a function name as Lambda allows it (it goes into the ARN)."""
+    if not _FUNCTION_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(
+            f"must be 1 to 64 letters, digits, hyphens or underscores, got {text!r}"
+        )
+    return text
 
 
 def add_function_options(parser: argparse.ArgumentParser) -> None:
@@ -20,30 +91,49 @@ def add_function_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--task-root",
+        type=directory_option,
         default=None,
+        metavar="DIR",
         help="the function's code directory: LAMBDA_TASK_ROOT and the runtime's cwd "
         "(default: the current directory)",
     )
     parser.add_argument(
-        "--timeout", type=float, default=3.0, help="function timeout in seconds (default: 3)"
+        "--timeout",
+        type=seconds_option,
+        default=3.0,
+        metavar="S",
+        help=f"function timeout in seconds, up to {lim.MAX_TIMEOUT_S} (default: 3)",
     )
     parser.add_argument(
-        "--memory", type=int, default=128, help="memory size in MB, for the context (default: 128)"
+        "--memory",
+        type=int_option(lim.MIN_MEMORY_MB, lim.MAX_MEMORY_MB, " (Lambda's memory sizes, in MB)"),
+        default=128,
+        metavar="MB",
+        help=f"memory size in MB, {lim.MIN_MEMORY_MB} to {lim.MAX_MEMORY_MB}, for the context "
+        "(default: 128)",
     )
     parser.add_argument(
-        "--function-name", default="test_function", help="function name (default: test_function)"
+        "--function-name",
+        type=function_name_option,
+        default="test_function",
+        metavar="NAME",
+        help="function name (default: test_function)",
     )
     parser.add_argument(
         "--env",
         action="append",
+        type=env_option,
         default=[],
-        metavar="KEY=VALUE",
-        help="extra environment variable for the runtime (repeatable)",
+        metavar="NAME=VALUE",
+        help="environment variable for the runtime (repeatable); the only way to give it "
+        "PYTHON* variables, which it does not inherit",
     )
     parser.usage = "%(prog)s HANDLER [options] [-- BOOTSTRAP ...]"
     parser.description = (
         f"{parser.description or ''}. Everything after '--' is the command run as the "
-        "runtime (default: python -m aiolambda HANDLER)"
+        "runtime (default: python -m aiolambda HANDLER); in it, {handler} stands for "
+        "HANDLER and a bare 'python' for this interpreter, e.g. "
+        "-- python -m awslambdaric {handler}"
     )
     _split_bootstrap(parser)
 
@@ -73,17 +163,27 @@ def parse_env(pairs: list[str]) -> dict[str, str]:
     env: dict[str, str] = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--env expects KEY=VALUE, got {pair!r}")
+        if not sep or not key or "\0" in pair:
+            raise ValueError(f"argument --env: expects NAME=VALUE, got {pair!r}")
         env[key] = value
     return env
+
+
+def bootstrap_command(argv: Sequence[str], handler: str) -> list[str] | None:
+    """The ``-- CMD…`` list with ``{handler}`` filled in and a bare ``python`` resolved."""
+    if not argv:
+        return None
+    command = [arg.replace(HANDLER_PLACEHOLDER, handler) for arg in argv]
+    if command[0] in _BARE_PYTHON:
+        command[0] = sys.executable
+    return command
 
 
 def emulator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     """Keyword arguments for ``Emulator`` from the parsed shared options."""
     return {
         "task_root": args.task_root,
-        "bootstrap": list(args.bootstrap) or None,
+        "bootstrap": bootstrap_command(args.bootstrap, args.handler),
         "timeout": args.timeout,
         "memory": args.memory,
         "function_name": args.function_name,

@@ -29,15 +29,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _read_event(args: argparse.Namespace) -> bytes:
+    from aiolambda.emulator._invoke_api import json_problem
+
     if args.event_file == "-":
-        text = sys.stdin.read()
+        data = sys.stdin.buffer.read()
     elif args.event_file is not None:
-        with open(args.event_file, encoding="utf-8") as fh:
-            text = fh.read()
+        with open(args.event_file, "rb") as fh:
+            data = fh.read()
     else:
-        text = args.event if args.event is not None else "{}"
-    json.loads(text)  # the Invoke API only takes JSON: say so before starting anything
-    return text.encode()
+        data = (args.event if args.event is not None else "{}").encode("utf-8", "surrogateescape")
+    # The Invoke API only takes JSON (Lambda answers 400): say so before starting anything.
+    problem = json_problem(data or b"{}")
+    if problem is not None:
+        raise ValueError(problem)
+    return data or b"{}"
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,7 +8,15 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
-from aiolambda.emulator._cli_common import add_function_options, emulator_kwargs, fail, is_loopback
+from aiolambda.emulator import _limits as lim
+from aiolambda.emulator._cli_common import (
+    add_function_options,
+    emulator_kwargs,
+    fail,
+    int_option,
+    is_loopback,
+    port_option,
+)
 
 if TYPE_CHECKING:
     import argparse
@@ -21,13 +29,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "curl -XPOST http://127.0.0.1:8080/2015-03-31/functions/function/invocations -d '{}'"
     )
     add_function_options(parser)
-    parser.add_argument("--port", type=int, default=8080, help="invoke port (default: 8080)")
+    parser.add_argument(
+        "--port",
+        type=port_option,
+        default=8080,
+        help="invoke port, 0 for any free one (default: 8080)",
+    )
     parser.add_argument(
         "--host", default="127.0.0.1", help="invoke address to bind (default: 127.0.0.1)"
     )
     parser.add_argument(
         "--runtime-api-port",
-        type=int,
+        type=port_option,
         default=0,
         help="port of the Runtime API on 127.0.0.1 (default: any free port)",
     )
@@ -39,9 +52,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--concurrency",
-        type=int,
+        type=int_option(1, lim.MAX_CONCURRENCY, " (Lambda Managed Instances' maximum)"),
         default=None,
-        help="Lambda Managed Instances mode: AWS_LAMBDA_MAX_CONCURRENCY=N",
+        metavar="N",
+        help="Lambda Managed Instances mode: AWS_LAMBDA_MAX_CONCURRENCY=N, "
+        f"1 to {lim.MAX_CONCURRENCY}",
     )
 
 

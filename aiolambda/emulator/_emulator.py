@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 import time
@@ -12,6 +13,7 @@ from typing import IO, TYPE_CHECKING, Any, Final
 from aiohttp import web
 
 from aiolambda._core import protocol as p
+from aiolambda.emulator import _limits as lim
 from aiolambda.emulator._engine import Engine, EngineConfig, Invocation, LogBuffer
 from aiolambda.emulator._http import HTTPServer
 from aiolambda.emulator._invoke_api import RIE_INVOKE_PATH, make_app
@@ -84,10 +86,16 @@ class Emulator:
         log_stream: IO[str] | None = None,
         record: bool = True,
     ) -> None:
-        if timeout <= 0 or init_timeout <= 0:
-            raise ValueError("timeouts must be positive")
-        if concurrency is not None and concurrency < 1:
-            raise ValueError("concurrency must be at least 1")
+        if not all(math.isfinite(t) and t > 0 for t in (timeout, init_timeout)):
+            raise ValueError("timeouts must be positive numbers of seconds")
+        if not lim.MIN_MEMORY_MB <= memory <= lim.MAX_MEMORY_MB:
+            raise ValueError(
+                f"memory must be from {lim.MIN_MEMORY_MB} to {lim.MAX_MEMORY_MB} MB, got {memory}"
+            )
+        if concurrency is not None and not 1 <= concurrency <= lim.MAX_CONCURRENCY:
+            raise ValueError(
+                f"concurrency must be from 1 to {lim.MAX_CONCURRENCY}, got {concurrency}"
+            )
         if spawn and bootstrap is None and not handler:
             raise ValueError("spawn=True needs a handler or a bootstrap command")
         self.handler = handler
@@ -178,7 +186,7 @@ class Emulator:
             self._runtime_server = None
 
     def environment(self) -> dict[str, str]:
-        """The environment the runtime process gets: ours, Lambda's, then ``env``."""
+        """The environment the runtime process gets: ours without ``PYTHON*``, Lambda's, ``env``."""
         today = time.strftime("%Y/%m/%d", time.gmtime())
         lambda_env = {
             p.ENV_RUNTIME_API: self.runtime_api,
@@ -195,18 +203,20 @@ class Emulator:
             "AWS_REGION": self.region,
             "AWS_DEFAULT_REGION": self.region,
             "TZ": ":UTC",
-            # Not a Lambda variable: without it a Python child's prints reach the log
-            # pipe only when its buffer fills, long after the invocation they belong to.
-            "PYTHONUNBUFFERED": "1",
         }
         if self.handler:
             lambda_env[p.ENV_HANDLER] = self.handler
         if self.concurrency is not None:
             lambda_env[p.ENV_MAX_CONCURRENCY] = str(self.concurrency)
+        # Lambda never sets PYTHONUNBUFFERED or PYTHONDONTWRITEBYTECODE (and its
+        # PYTHONPATH is its own /var/runtime): a developer's shell that sets them would
+        # hide bugs that show on Lambda, such as block-buffered prints. Only ``env``
+        # can give the function PYTHON* variables.
         inherited = {
             k: v
             for k, v in os.environ.items()
             if k not in (p.ENV_MAX_CONCURRENCY, p.ENV_HANDLER, p.ENV_TELEMETRY_FD)
+            and not k.startswith("PYTHON")
         }
         return {**inherited, **lambda_env, **self._extra_env}
 

@@ -112,6 +112,18 @@ class LogBuffer:
                 self.echo.write(text)
                 self.echo.flush()
 
+    def feed_line(self, line: str) -> None:
+        """Add a platform line (START/END/REPORT), on a line of its own as Lambda shows it."""
+        if self._data and not self._data.endswith(b"\n"):
+            self.feed(b"\n")  # the runtime's last output lacked its newline
+        self.feed(line.encode())
+
+    def line_mark(self) -> int:
+        """Like :meth:`mark`, at the start of a line (ending the runtime's unfinished one)."""
+        self.mark()  # pull in what the runtime has printed so far
+        self.feed_line("")
+        return self.mark()
+
     def mark(self) -> int:
         if self.drain is not None:
             self.drain()
@@ -222,6 +234,13 @@ class Engine:
         # starts a runtime if none is running).
         self.on_reset: Callable[[str], None] | None = None
         self.on_demand: Callable[[], None] | None = None
+        # Set by the process supervisor: peak memory of the runtime's process tree (MB).
+        self.memory_probe: Callable[[], int | None] | None = None
+        # Init Duration: from the runtime's start to its first /next; reported once, on
+        # the first invocation the new environment runs.
+        self._spawned_at: float | None = None
+        self._init_ms: float | None = None
+        self._init_reports: dict[str, float] = {}
         self._queue: deque[Invocation] = deque()
         self._waiters: deque[asyncio.Future[Invocation]] = deque()
         self._running: dict[str, Invocation] = {}
@@ -293,6 +312,8 @@ class Engine:
 
     # -- runtime lifecycle (called by the process supervisor) ---------------------------
     def runtime_started(self) -> None:
+        self._spawned_at = time.monotonic()
+        self._init_ms = None
         self._runtime_mark = self.logs.mark()
         self.initialised = False
         self._init_error_posted = False
@@ -363,8 +384,11 @@ class Engine:
         inv.deadline_ms = int((time.time() + self.cfg.timeout) * 1000)
         inv.timer = loop.call_later(self.cfg.timeout, self._on_timeout, inv)
         self._running[inv.request_id] = inv
-        inv.log_mark = self.logs.mark()
-        self.logs.feed(f"START RequestId: {inv.request_id} Version: {FUNCTION_VERSION}\n".encode())
+        inv.log_mark = self.logs.line_mark()
+        if self._init_ms is not None:
+            self._init_reports[inv.request_id] = self._init_ms
+            self._init_ms = None
+        self.logs.feed_line(f"START RequestId: {inv.request_id} Version: {FUNCTION_VERSION}\n")
         event = {
             "eventType": "INVOKE",
             "deadlineMs": inv.deadline_ms,
@@ -404,11 +428,8 @@ class Engine:
         if was_started and inv.log_mark is not None:
             self.logs.mark()  # pull in what the runtime printed before answering
             rid = inv.request_id
-            self.logs.feed(
-                f"END RequestId: {rid}\nREPORT RequestId: {rid}\tDuration: {duration_ms:.2f} ms"
-                f"\tBilled Duration: {math.ceil(duration_ms)} ms"
-                f"\tMemory Size: {self.cfg.memory} MB\n".encode()
-            )
+            self.logs.feed_line(f"END RequestId: {rid}\n")
+            self.logs.feed_line(self._report_line(rid, duration_ms))
             logs = self.logs.since(inv.log_mark)
         elif error_type is not None:
             # Never handed out (init error, a runtime that died or stalled during init):
@@ -442,6 +463,22 @@ class Engine:
             inv.future.set_result(result)
         if not self._closed:
             self._dispatch()
+
+    def _report_line(self, request_id: str, duration_ms: float) -> str:
+        # Lambda's field order. Since August 2025 Lambda bills the init phase of
+        # on-demand functions too, so the first invocation's Billed Duration includes it.
+        init_ms = self._init_reports.pop(request_id, None)
+        billed = math.ceil(duration_ms + (init_ms or 0.0))
+        line = (
+            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms"
+            f"\tBilled Duration: {billed} ms\tMemory Size: {self.cfg.memory} MB"
+        )
+        max_mb = self.memory_probe() if self.memory_probe is not None else None
+        if max_mb is not None:
+            line += f"\tMax Memory Used: {max_mb} MB"
+        if init_ms is not None:
+            line += f"\tInit Duration: {init_ms:.2f} ms"
+        return line + "\n"
 
     def _timed_out_document(self, inv: Invocation, seconds: float) -> bytes:
         message = f"RequestId: {inv.request_id} Error: Task timed out after {seconds:.2f} seconds"
@@ -588,6 +625,9 @@ class Engine:
                 ),
                 None,
             )
+        if self._spawned_at is not None:  # this runtime's first /next: its init is done
+            self._init_ms = (time.monotonic() - self._spawned_at) * 1000
+            self._spawned_at = None
         self.initialised = True
         if self._queue:
             inv = self._queue.popleft()
@@ -671,7 +711,8 @@ class Engine:
         if req.too_large:
             limit = self.body_limit("POST", req.path, req.headers)
             message = (
-                f"Response payload size exceeded maximum allowed payload size ({limit} bytes)."
+                f"Response payload size ({req.size} bytes) exceeded maximum allowed payload "
+                f"size ({limit} bytes)."
             )
             self._finish(
                 inv,

@@ -66,6 +66,7 @@ class Request:
     too_large: bool = False
     chunked: bool = False
     must_close: bool = False  # the body was left unread, so the connection cannot be reused
+    size: int = 0  # the body's length in bytes, also when it was too large to keep
 
 
 @dataclass(slots=True)
@@ -177,7 +178,7 @@ def _parse_header_lines(lines: Iterable[bytes]) -> dict[str, str]:
 
 async def _read_chunked(
     conn: Connection, limit: int, on_chunk: Callable[[bytes], None] | None
-) -> tuple[bytes, dict[str, str], bool]:
+) -> tuple[bytes, dict[str, str], bool, int]:
     body = bytearray()
     total = 0
     too_large = False
@@ -213,7 +214,8 @@ async def _read_chunked(
         trailer_lines.append(line)
         if len(trailer_lines) > 64:
             raise BadRequest("too many trailers")
-    return (b"" if too_large else bytes(body)), _parse_header_lines(trailer_lines), too_large
+    trailers = _parse_header_lines(trailer_lines)
+    return (b"" if too_large else bytes(body)), trailers, too_large, total
 
 
 async def _read_request(
@@ -236,8 +238,10 @@ async def _read_request(
         if expect_continue:
             conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")
         on_chunk = open_stream(method, path, headers) if open_stream is not None else None
-        body, trailers, too_large = await _read_chunked(conn, limit, on_chunk)
-        return Request(method, path, query, headers, body, trailers, arrived, too_large, True)
+        body, trailers, too_large, size = await _read_chunked(conn, limit, on_chunk)
+        return Request(
+            method, path, query, headers, body, trailers, arrived, too_large, True, size=size
+        )
     length_text = headers.get("content-length", "0")
     if not length_text.isdigit():
         raise BadRequest("bad Content-Length")
@@ -245,13 +249,15 @@ async def _read_request(
     if length > limit:
         if expect_continue or length > _DISCARD_LIMIT:
             # The client has not sent (or should not send) the body: answer and hang up.
-            return Request(method, path, query, headers, b"", {}, arrived, True, must_close=True)
+            return Request(
+                method, path, query, headers, b"", {}, arrived, True, must_close=True, size=length
+            )
         await conn.discard(length)
-        return Request(method, path, query, headers, b"", {}, arrived, True)
+        return Request(method, path, query, headers, b"", {}, arrived, True, size=length)
     if expect_continue and length:
         conn.write(b"HTTP/1.1 100 Continue\r\n\r\n")
     body = await conn.read_exactly(length) if length else b""
-    return Request(method, path, query, headers, body, {}, arrived)
+    return Request(method, path, query, headers, body, {}, arrived, size=length)
 
 
 async def _last_words(conn: Connection, status: int, error_type: str, message: str) -> None:

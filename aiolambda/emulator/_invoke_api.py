@@ -13,7 +13,7 @@ import base64
 import binascii
 import json
 import uuid
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote
 
 from aiohttp import web
@@ -38,6 +38,21 @@ def _aws_error(status: int, error_type: str, message: str) -> web.Response:
     body = json.dumps({"Type": "User", "message": message})
     headers = {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": str(uuid.uuid4())}
     return web.Response(status=status, text=body, content_type=p.CT_JSON, headers=headers)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"Non-standard token '{name}'")
+
+
+def json_problem(body: bytes) -> str | None:
+    """Why ``body`` is not a JSON document (UTF-8, no NaN/Infinity), or None if it is."""
+    try:
+        json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        return f"Invalid UTF-8 byte 0x{body[exc.start]:02x} at offset {exc.start}"
+    except ValueError as exc:
+        return str(exc)
+    return None
 
 
 def _known_name(name: str, function_name: str) -> bool:
@@ -126,11 +141,21 @@ def make_app(engine: Engine, new_request_id: Callable[[], str]) -> web.Applicati
                 "RequestTooLargeException",
                 f"Request must be smaller than {_MAX_REQUEST_BYTES} bytes for the Invoke operation",
             )
-        if invocation_type == "DryRun":
-            return web.Response(status=204)
         # An invoke without a payload (boto3 with no Payload, a bare curl -XPOST)
         # reaches the function as an empty JSON object, not as undecodable b"".
         body = body or b"{}"
+        problem = json_problem(body)
+        if problem is not None:
+            # Lambda parses the payload before it picks an environment: the function
+            # never sees it (RIE, unlike Lambda, passes it on to the runtime).
+            return _aws_error(
+                400,
+                "InvalidRequestContentException",
+                f"Could not parse request body into json: Could not parse payload into json: "
+                f"{problem}",
+            )
+        if invocation_type == "DryRun":
+            return web.Response(status=204)
         client_context = None
         encoded = request.headers.get("X-Amz-Client-Context")
         if encoded:

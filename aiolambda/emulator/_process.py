@@ -14,6 +14,8 @@ import os
 import signal
 from typing import TYPE_CHECKING, Final
 
+from aiolambda.emulator._memory import PeakMemory
+
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
@@ -73,6 +75,8 @@ class Supervisor:
         self.returncode: int | None = None
         self.exit_codes: list[int] = []
         self.starts = 0
+        self._memory = PeakMemory()
+        engine.memory_probe = self._memory.sample_mb
         engine.on_reset = self.reset
         engine.on_demand = self.demand
         logs.drain = self._drain
@@ -134,6 +138,7 @@ class Supervisor:
         asyncio.get_running_loop().add_reader(read_fd, self._drain)
         self._exited.clear()
         self.starts += 1
+        self._memory.restart(self._proc.pid)
         self._engine.runtime_started()
 
     async def _watch(self) -> None:
@@ -155,6 +160,7 @@ class Supervisor:
                     self._stop("spindown")
                 continue
             returncode = await proc.wait()
+            self._memory.stopped()
             if self._kill_timer is not None:
                 self._kill_timer.cancel()
                 self._kill_timer = None

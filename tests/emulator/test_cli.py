@@ -73,7 +73,7 @@ def test_invoke_rejects_bad_usage() -> None:
     code, _, err = run_cli("invoke", "fn.sync_app.echo", "--event", "{not json")
     assert code == 2 and "not valid JSON" in err
     code, _, err = run_cli("invoke", "fn.sync_app.echo", "--env", "NOEQUALS")
-    assert code == 2 and "KEY=VALUE" in err
+    assert code == 2 and "NAME=VALUE" in err
     code, _, err = run_cli("invoke", "x", "--", "/nonexistent/bootstrap")
     assert code == 2 and "cannot start the runtime" in err
 
