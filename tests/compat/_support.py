@@ -46,18 +46,25 @@ async def invoke_all(emu: Emulator, events: Iterable[Any]) -> list[InvokeResult]
 
 
 def json_lines(text: str, key: str) -> list[dict[str, Any]]:
-    """The JSON objects among the output lines that have ``key``."""
+    """The JSON objects in the output that have ``key``.
+
+    Worker processes share one output pipe here (on Lambda each has its own log
+    connection), and ``print`` writes the text and its newline separately, so two
+    processes' documents can end up on one line, back to back: each is read.
+    """
+    decoder = json.JSONDecoder()
     found = []
     for raw in text.splitlines():
-        line = raw.strip()
-        if not line.startswith("{"):
-            continue
-        try:
-            doc = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(doc, dict) and key in doc:
-            found.append(doc)
+        line, pos = raw.strip(), 0
+        while pos < len(line) and line[pos] == "{":
+            try:
+                doc, pos = decoder.raw_decode(line, pos)
+            except ValueError:
+                break
+            if isinstance(doc, dict) and key in doc:
+                found.append(doc)
+            while pos < len(line) and line[pos].isspace():
+                pos += 1
     return found
 
 
