@@ -8,9 +8,21 @@ on Lambda: the builder is imported only by ``aiolambda layer build``.
 Steps, in order: resolve wheels with ``pip download`` (cross-platform flags, so
 any host can build for any target), unpack them without running any installer
 code, prune what the runtime never reads, strip shared objects when a strip tool
-for the target's machine is present, check Lambda's size limits, and write the
-zip with sorted entries, fixed timestamps and fixed modes to a temporary file
-that is renamed into place only when everything succeeded.
+for the target's machine is present, compile hash-based bytecode with the target
+Python's own interpreter, check Lambda's size limits, and write the zip with
+sorted entries, fixed timestamps and fixed modes to a temporary file that is
+renamed into place only when everything succeeded.
+
+The layer holds only what the runtime imports: aiolambda's runtime modules,
+orjson and uvloop. aiohttp (and its dependencies) goes in only for
+``transport="aiohttp"``; the emulator, the test helpers, the CLI and this
+builder never do (they run on a developer's machine, not on Lambda).
+
+Bytecode: ``/opt`` is read-only on Lambda, so a layer without ``.pyc`` files
+compiles every module from source at every cold start. Timestamp-based ``.pyc``
+files would not match the zip's fixed dates and be ignored; ``unchecked-hash``
+ones are used as they are, without reading or hashing the source (the layer
+cannot change under them), and they are byte-for-byte reproducible.
 
 See: https://docs.aws.amazon.com/lambda/latest/dg/packaging-layers.html
 """
@@ -57,6 +69,7 @@ PYTHON_GLIBC: Final[dict[str, tuple[int, int]]] = {
     "3.13": (2, 34),
     "3.14": (2, 34),
 }
+NEWEST_PYTHON: Final = max(PYTHON_GLIBC, key=lambda v: tuple(map(int, v.split("."))))
 # Lambda's architecture name -> the machine name in wheel tags and ELF headers.
 ARCH_MACHINE: Final[dict[str, str]] = {"x86_64": "x86_64", "arm64": "aarch64"}
 _ARCH_ALIASES: Final = {"amd64": "x86_64", "aarch64": "arm64"}
@@ -65,6 +78,13 @@ _ELF_MACHINE: Final = {62: "x86_64", 183: "aarch64"}  # e_machine values
 _FIXED_DATE: Final = (1980, 1, 1, 0, 0, 0)  # the earliest timestamp a zip can hold
 _PRUNED_SUFFIXES: Final = frozenset({".pyc", ".pyo", ".pyx", ".pxd", ".pxi", ".c", ".h"})
 _PRUNED_DIRS: Final = frozenset({"__pycache__", "tests"})
+_PRUNED_PREFIXES: Final = ("_testcapi",)  # e.g. multidict/_testcapi.cpython-312-….so
+# aiolambda's own files that the runtime never imports (paths relative to the package).
+_DEV_ONLY: Final = frozenset({"emulator", "testing.py", "cli.py", "_layer.py", "_layer_cli.py"})
+_DEV_ONLY_IN_LAYER: Final = frozenset({"_data", "py.typed"})  # the wrapper goes to the root
+# Runtime dependencies that only one transport imports: left out of other layers.
+_TRANSPORT_ONLY: Final[dict[str, str]] = {"aiohttp": "aiohttp"}
+LAYER_TRANSPORTS: Final = ("lean", "aiohttp")
 _SKIPPED_DATA_DIRS: Final = frozenset({"scripts", "headers", "data"})
 
 
@@ -102,12 +122,16 @@ class Target:
 
     @classmethod
     def host(cls) -> Target:
-        """The target matching the running interpreter and CPU (falls back to 3.12/x86_64)."""
+        """The target matching the running interpreter and CPU.
+
+        The running Python when it is a Lambda runtime version, else the newest one
+        Lambda supports; this CPU when Lambda has it, else ``x86_64``.
+        """
         version = f"{sys.version_info[0]}.{sys.version_info[1]}"
         machine = platform.machine().lower()
         arch = _ARCH_ALIASES.get(machine, machine)
         return cls(
-            version if version in PYTHON_GLIBC else "3.12",
+            version if version in PYTHON_GLIBC else NEWEST_PYTHON,
             arch if arch in ARCH_MACHINE else "x86_64",
         )
 
@@ -170,6 +194,8 @@ class LayerBuild:
     wheels: tuple[str, ...]
     stripped: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    transport: str = "lean"
+    compiled_by: str | None = None  # the interpreter that compiled the bytecode, if any
 
     @property
     def layer_name(self) -> str:
@@ -188,6 +214,9 @@ def build_layer(
     extra_requirements: Sequence[str] = (),
     index_url: str | None = None,
     strip: bool = True,
+    transport: str = "lean",
+    bytecode: bool = True,
+    compile_with: str | None = None,
     package_dir: Path | None = None,
     limits: Limits = Limits(),
     progress: Callable[[str], None] = _silent,
@@ -196,10 +225,16 @@ def build_layer(
 
     ``extra_requirements`` are more PEP 508 requirements to ship in the same layer
     (for example ``aws-lambda-powertools``). ``index_url`` replaces pip's index.
+    ``transport="aiohttp"`` adds aiohttp, for ``AIOLAMBDA_TRANSPORT=aiohttp``.
+    ``bytecode`` ships ``unchecked-hash`` ``.pyc`` files compiled by the target
+    version's interpreter: ``compile_with``, else ``pythonX.Y`` found on PATH.
     ``package_dir`` is where aiolambda's own files are copied from (default: the
     package this module belongs to).
     Raises LayerError, leaving no zip behind, on any failure.
     """
+    if transport not in LAYER_TRANSPORTS:
+        raise LayerError(f"transport {transport!r}: choose one of {', '.join(LAYER_TRANSPORTS)}")
+    compiler = find_compiler(target, compile_with) if bytecode else None
     version = _aiolambda_version()
     final = output_dir / f"aiolambda-{version}-{target.runtime}-{target.arch}.zip"
     part = _open_part_file(output_dir, final.name)
@@ -208,7 +243,7 @@ def build_layer(
             wheel_dir = Path(scratch, "wheels")
             stage = Path(scratch, "layer")
             site = stage / target.site_packages
-            requirements = [*runtime_requirements(target), *extra_requirements]
+            requirements = [*runtime_requirements(target, transport), *extra_requirements]
             progress(
                 f"resolving wheels for CPython {target.python} on manylinux {target.machine}: "
                 + ", ".join(requirements)
@@ -228,6 +263,11 @@ def build_layer(
                 stripped, notes = strip_shared_objects(site, target)
                 for note in notes:
                     progress(f"note: {note}")
+            if compiler is not None:
+                progress(f"compiling bytecode with {compiler}")
+                for note in compile_bytecode(site, target, compiler):
+                    progress(f"note: {note}")
+                    notes.append(note)
             unzipped = _tree_size(stage)
             if unzipped > limits.max_unzipped_bytes:
                 raise LayerError(
@@ -259,6 +299,8 @@ def build_layer(
         wheels=tuple(sorted(w.name for w in wheels)),
         stripped=tuple(stripped),
         notes=tuple(notes),
+        transport=transport,
+        compiled_by=compiler,
     )
 
 
@@ -285,11 +327,12 @@ def _open_part_file(output_dir: Path, final_name: str) -> Path:
 # -- dependencies ---------------------------------------------------------------------
 
 
-def runtime_requirements(target: Target) -> list[str]:
-    """aiolambda's own runtime dependencies, read from its installed metadata.
+def runtime_requirements(target: Target, transport: str = "lean") -> list[str]:
+    """aiolambda's runtime dependencies for ``transport``, read from its installed metadata.
 
     Markers are evaluated for the Lambda target, not for the build host (a Windows
-    host would otherwise drop uvloop); extras such as ``dev`` are left out.
+    host would otherwise drop uvloop); extras such as ``dev`` are left out, and so
+    is a dependency only another transport imports (aiohttp, unless asked for).
     """
     try:
         declared = importlib.metadata.requires(DIST_NAME) or []
@@ -300,9 +343,17 @@ def runtime_requirements(target: Target) -> list[str]:
     chosen: list[str] = []
     for requirement in declared:
         spec, _, marker = requirement.partition(";")
+        needed_by = _TRANSPORT_ONLY.get(_requirement_name(spec))
+        if needed_by not in (None, transport):
+            continue
         if _marker_holds(marker.strip(), target):
             chosen.append(spec.strip())
     return chosen
+
+
+def _requirement_name(spec: str) -> str:
+    name = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", spec)
+    return re.sub(r"[-_.]+", "-", name.group(1)).lower() if name else ""
 
 
 def _marker_holds(marker: str, target: Target) -> bool:
@@ -401,7 +452,9 @@ def _explain_pip_failure(target: Target, output: str) -> str:
 def _is_pruned(parts: Sequence[str]) -> bool:
     if any(part in _PRUNED_DIRS for part in parts[:-1]):
         return True
-    return PurePosixPath(parts[-1]).suffix in _PRUNED_SUFFIXES
+    return parts[-1].startswith(_PRUNED_PREFIXES) or (
+        PurePosixPath(parts[-1]).suffix in _PRUNED_SUFFIXES
+    )
 
 
 def unpack_wheel(wheel: Path, site: Path) -> None:
@@ -430,11 +483,13 @@ def unpack_wheel(wheel: Path, site: Path) -> None:
 
 
 def _copy_aiolambda(package: Path, site: Path, version: str) -> None:
-    """Copy the aiolambda package plus a minimal dist-info for its version."""
+    """Copy aiolambda's runtime modules plus a minimal dist-info for its version."""
     for path in sorted(package.rglob("*")):
         relative = path.relative_to(package)
         hidden = any(part.startswith(".") for part in relative.parts)  # e.g. .DS_Store
         if hidden or not path.is_file() or _is_pruned(relative.parts):
+            continue
+        if relative.parts[0] in _DEV_ONLY or relative.parts[0] in _DEV_ONLY_IN_LAYER:
             continue
         destination = site / "aiolambda" / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -465,6 +520,96 @@ def _tree_size(root: Path) -> int:
 
 def _mb(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
+
+
+# -- bytecode -------------------------------------------------------------------------
+
+# Run by the target's interpreter. unchecked-hash: the .pyc is trusted without reading
+# or hashing the source (the layer is read-only once deployed), and holds no timestamp.
+_COMPILE_SCRIPT: Final = """\
+import compileall, py_compile, sys
+ok = compileall.compile_dir(
+    sys.argv[1], ddir=sys.argv[2], quiet=1, workers=1,
+    invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+sys.exit(0 if ok else 3)
+"""
+_PROBE_SCRIPT: Final = "import sys; print(sys.implementation.name, '%d.%d' % sys.version_info[:2])"
+
+
+def python_version_of(interpreter: str) -> str | None:
+    """``"X.Y"`` when ``interpreter`` runs and is CPython, else None."""
+    try:
+        done = subprocess.run(
+            [interpreter, "-S", "-c", _PROBE_SCRIPT],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    name, _, version = done.stdout.strip().partition(" ")
+    return version if done.returncode == 0 and name == "cpython" else None
+
+
+def find_compiler(target: Target, compile_with: str | None = None) -> str:
+    """The interpreter that compiles the layer's bytecode: CPython ``target.python``.
+
+    ``compile_with`` when given, else this interpreter if it is that version, else
+    ``pythonX.Y`` on PATH, else one installed by pyenv (whose shim on PATH works only
+    for the versions selected in the shell). Bytecode is specific to a Python version,
+    so no other version will do. Raises LayerError naming the way out.
+    """
+    if compile_with is not None:
+        found = python_version_of(compile_with)
+        if found != target.python:
+            what = f"Python {found}" if found else "not a working CPython interpreter"
+            raise LayerError(
+                f"--compile-with {compile_with}: {what}, but the layer is for "
+                f"Python {target.python}"
+            )
+        return compile_with
+    candidates = [shutil.which(f"python{target.python}")]
+    if f"{sys.version_info[0]}.{sys.version_info[1]}" == target.python:
+        candidates.insert(0, sys.executable)
+    pyenv = Path(os.environ.get("PYENV_ROOT") or Path.home() / ".pyenv", "versions")
+    installed = sorted(pyenv.glob(f"{target.python}.*/bin/python{target.python}"), reverse=True)
+    candidates += [str(path) for path in installed]
+    for candidate in candidates:
+        if candidate and python_version_of(candidate) == target.python:
+            return candidate
+    raise LayerError(
+        f"no Python {target.python} interpreter to compile the layer's bytecode "
+        f"(python{target.python} is not on PATH): pass --compile-with PATH, or --no-bytecode "
+        "to ship sources only (every cold start then compiles them)"
+    )
+
+
+def compile_bytecode(site: Path, target: Target, interpreter: str) -> list[str]:
+    """Compile every module under ``site`` to ``unchecked-hash`` ``.pyc`` files.
+
+    The same sources always give the same bytes: the recorded source path is the
+    deployed one (``/opt/…``), not the staging directory, and a fixed hash seed keeps
+    set constants in one order. Returns notes about files that did not compile
+    (they still import, from source, if they are valid for the target at all).
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
+    env["PYTHONHASHSEED"] = "0"
+    command = [interpreter, "-S", "-c", _COMPILE_SCRIPT, str(site), f"/opt/{target.site_packages}"]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    except OSError as exc:
+        raise LayerError(f"cannot run {interpreter} to compile bytecode: {exc}") from exc
+    if done.returncode == 3:
+        failed = sorted(set(re.findall(r"\*\*\* Error compiling '([^']+)'", done.stdout)))
+        return [f"{len(failed) or 'some'} files left without bytecode: " + ", ".join(failed)]
+    if done.returncode != 0:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:]
+        raise LayerError(
+            f"compiling bytecode with {interpreter} failed: {tail[0] if tail else done.returncode}",
+            exit_code=1,
+        )
+    return []
 
 
 # -- shared objects -------------------------------------------------------------------

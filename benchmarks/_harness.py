@@ -9,6 +9,7 @@ pinned to CPUs chosen by the caller.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import platform
@@ -21,7 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -194,27 +195,32 @@ EXTRA_CONTENDERS: tuple[Contender, ...] = (
 CONTENDER_BY_KEY = {c.key: c for c in (*CONTENDERS, *EXTRA_CONTENDERS)}
 
 
+def _load_lambda_env() -> Any:
+    # The tests' one builder of a runtime's environment (no PYTHONUNBUFFERED and the like),
+    # loaded by path: benchmarks/ is not a package and runs as scripts.
+    path = HERE.parent / "tests" / "lambda_env.py"
+    spec = importlib.util.spec_from_file_location("_aiolambda_lambda_env", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_LAMBDA_ENV = _load_lambda_env()
+
+
 def lambda_environ(port: int, handler: str, extra: Mapping[str, str]) -> dict[str, str]:
     """The environment Lambda gives a bootstrap, and nothing of ours (no credentials)."""
-    env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-        "HOME": os.environ.get("HOME", "/tmp"),
-        "LANG": "C.UTF-8",
-        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{port}",
-        "_HANDLER": handler,
-        "LAMBDA_TASK_ROOT": str(HANDLERS),
-        "AWS_LAMBDA_FUNCTION_NAME": "bench",
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
-        "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/bench",
-        "AWS_LAMBDA_LOG_STREAM_NAME": "2026/01/01/[$LATEST]00000000000000000000000000000000",
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
-    # A pyenv shim or a virtualenv may need these to find the interpreter's packages.
-    for name in ("PYENV_VERSION", "VIRTUAL_ENV", "PYTHONPATH"):
-        if name in os.environ:
-            env[name] = os.environ[name]
+    env: dict[str, str] = _LAMBDA_ENV.lambda_environ(
+        runtime_api=f"127.0.0.1:{port}",
+        handler=handler,
+        task_root=str(HANDLERS),
+        function_name="bench",
+        AWS_LAMBDA_FUNCTION_MEMORY_SIZE="1024",
+    )
+    # awslambdaric picks its JSON encoder from AWS_EXECUTION_ENV: only where a contender
+    # asks for it, as before.
+    env.pop("AWS_EXECUTION_ENV", None)
     env.update(extra)
     return env
 

@@ -9,6 +9,8 @@
   Powertools event source data classes as the dict they wrap.
 * A result that cannot be encoded becomes ``Runtime.MarshalError``; an event that
   cannot be decoded becomes ``Runtime.UnmarshalError``.
+* Integers beyond 64 bits stay exact both ways, as in awslambdaric (orjson alone would
+  turn them into floats or refuse them); see :mod:`aiolambda._core.bigint`.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, Final
 import orjson
 
 from aiolambda._core import protocol as p
+from aiolambda._core.bigint import INT_OUT_OF_RANGE, exact_dumps, exact_loads, may_hold_big_int
 from aiolambda._core.errors import RuntimeFault
 
 # Python's json turns int/float/bool/None keys into strings; orjson does too with this.
@@ -38,8 +41,10 @@ def decode_event(body: bytes, content_type: str | None) -> Any:
     if not is_json(content_type):
         return body
     try:
+        if may_hold_big_int(body):
+            return exact_loads(body)
         return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+    except ValueError as exc:  # orjson.JSONDecodeError and json's are ValueErrors
         raise RuntimeFault(p.UNMARSHAL_ERROR, f"Unable to unmarshal input: {_short(exc)}") from None
 
 
@@ -50,7 +55,12 @@ def encode_result(result: Any) -> tuple[bytes, str]:
     if isinstance(result, bytearray | memoryview):
         return bytes(result), p.CT_BYTES
     try:
-        return orjson.dumps(result, default=_default, option=_DUMPS_OPTIONS), p.CT_JSON
+        try:
+            return orjson.dumps(result, default=_default, option=_DUMPS_OPTIONS), p.CT_JSON
+        except orjson.JSONEncodeError as exc:
+            if str(exc) != INT_OUT_OF_RANGE:
+                raise
+        return exact_dumps(result, default=_default, option=_DUMPS_OPTIONS), p.CT_JSON
     except (orjson.JSONEncodeError, RecursionError) as exc:
         raise RuntimeFault(p.MARSHAL_ERROR, f"Unable to marshal response: {_short(exc)}") from None
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import traceback
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Final
 
@@ -53,16 +52,44 @@ class RuntimeAPIError(AiolambdaError):
     """The Runtime API cannot be used any more (500, or unreachable after retries): exit."""
 
 
-@dataclass(frozen=True, slots=True)
 class ErrorReport:
-    """One structured error: the JSON body, the error-type header and the X-Ray cause."""
+    """One structured error: the JSON body, the error-type header and the X-Ray cause.
 
-    error_type: str
-    error_message: str
-    stack_trace: tuple[str, ...]
-    request_id: str = ""
-    header_type: str = p.RUNTIME_UNKNOWN
-    xray_cause: bytes | None = None
+    Read-only once built. A plain class: a dataclass generates its methods with
+    ``exec`` at every cold start.
+    """
+
+    __slots__ = (
+        "error_message",
+        "error_type",
+        "header_type",
+        "request_id",
+        "stack_trace",
+        "xray_cause",
+    )
+
+    def __init__(
+        self,
+        error_type: str,
+        error_message: str,
+        stack_trace: tuple[str, ...],
+        *,
+        request_id: str = "",
+        header_type: str = p.RUNTIME_UNKNOWN,
+        xray_cause: bytes | None = None,
+    ) -> None:
+        self.error_type = error_type
+        self.error_message = error_message
+        self.stack_trace = stack_trace
+        self.request_id = request_id
+        self.header_type = header_type
+        self.xray_cause = xray_cause
+
+    def __repr__(self) -> str:
+        return (
+            f"ErrorReport(error_type={self.error_type!r}, error_message={self.error_message!r}, "
+            f"request_id={self.request_id!r}, header_type={self.header_type!r})"
+        )
 
     def body(self) -> bytes:
         """The error document, shaped like awslambdaric's."""
@@ -118,7 +145,7 @@ def from_exception(
     frames = _user_frames(exc.__traceback__)
     error_type = type(exc).__name__
     message = redact(_utf8(_message(exc)))
-    stack = tuple(redact(_utf8(line)) for line in traceback.format_list(frames))
+    stack = tuple(redact(_utf8(line)) for line in format_frames(frames))
     return ErrorReport(
         error_type=error_type,
         error_message=message,
@@ -157,6 +184,15 @@ def _utf8(text: str) -> str:
     if text.isascii():
         return text
     return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def format_frames(frames: traceback.StackSummary) -> list[str]:
+    """One ``File "…", line N, in f`` entry per frame, without Python 3.11+'s ``^^^`` lines.
+
+    awslambdaric formats (file, line, name, source) tuples, which carry no column
+    positions, so its entries never have the error-location markers.
+    """
+    return traceback.format_list([(f.filename, f.lineno or 0, f.name, f.line) for f in frames])
 
 
 def _user_frames(tb: TracebackType | None) -> traceback.StackSummary:

@@ -11,7 +11,6 @@ import importlib
 import inspect
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from aiolambda._core import protocol as p
@@ -21,18 +20,30 @@ from aiolambda._core.typed import EventDecoder, event_decoder
 HandlerFunc = Callable[[Any, Any], Any]
 
 
-@dataclass(frozen=True, slots=True)
 class Handler:
-    """A loaded handler and whether it must be awaited on the loop (``is_async``).
+    """A loaded handler and whether it must be awaited on the loop (``is_async``); read-only.
 
     ``decode`` turns the event bytes into what the handler's event annotation asks for
-    (see :mod:`aiolambda._core.typed`); ``None`` means plain JSON.
+    (see :mod:`aiolambda._core.typed`); ``None`` means plain JSON. A plain class: a
+    dataclass or named tuple generates code at every cold start.
     """
 
-    func: HandlerFunc
-    is_async: bool
-    name: str
-    decode: EventDecoder | None = None
+    __slots__ = ("decode", "func", "is_async", "name")
+
+    def __init__(
+        self,
+        func: HandlerFunc,
+        is_async: bool,
+        name: str,
+        decode: EventDecoder | None = None,
+    ) -> None:
+        self.func = func
+        self.is_async = is_async
+        self.name = name
+        self.decode = decode
+
+    def __repr__(self) -> str:
+        return f"Handler(name={self.name!r}, is_async={self.is_async}, decode={self.decode!r})"
 
 
 def is_async_callable(func: object) -> bool:

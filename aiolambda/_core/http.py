@@ -15,7 +15,6 @@ See: https://www.rfc-editor.org/rfc/rfc9112
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
@@ -59,18 +58,31 @@ _NAMES_MAX: Final = 512
 _HEAD, _LENGTH, _CHUNK_SIZE, _CHUNK_DATA, _CHUNK_CRLF, _TRAILERS, _EOF, _DONE = range(8)
 
 
-@dataclass(frozen=True, slots=True)
 class HttpResponse:
-    """One complete HTTP response.
+    """One complete HTTP response; read-only once built.
 
     ``headers`` has lower-cased names; a repeated header's values are joined with ``", "``.
     Values are decoded as UTF-8 with ``surrogateescape`` (as aiohttp does), so both
-    transports return identical strings for any bytes.
+    transports return identical strings for any bytes. A plain class: a dataclass
+    generates its methods with ``exec`` at every cold start.
     """
 
-    status: int
-    headers: Mapping[str, str]
-    body: bytes
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, HttpResponse):
+            return NotImplemented
+        return (self.status, self.headers, self.body) == (other.status, other.headers, other.body)
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, and the headers can change
+
+    def __repr__(self) -> str:
+        return f"HttpResponse(status={self.status}, headers={self.headers!r}, body={self.body!r})"
 
 
 class HttpParseError(Exception):

@@ -16,11 +16,11 @@ import asyncio
 import contextvars
 import functools
 import inspect
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
-from dataclasses import dataclass
 from types import AsyncGeneratorType
 from typing import Any, Final
 
@@ -53,15 +53,40 @@ from aiolambda.streaming import StreamingResponse
 
 _NO_DEADLINE_MS: Final = 15 * 60 * 1000  # Lambda's longest timeout, for a missing header
 _MAX_SYNC_THREADS: Final = 64
+_SYNC_THREAD_PREFIX: Final = "aiolambda-sync"
 _STREAMED: Final = (StreamingResponse, AsyncGeneratorType)  # results that are streamed
 
 
-@dataclass(frozen=True, slots=True)
 class Response:
-    """A handler's encoded result."""
+    """A handler's encoded result (read-only; a plain class: no code generated at start)."""
 
-    body: bytes
-    content_type: str
+    __slots__ = ("body", "content_type")
+
+    def __init__(self, body: bytes, content_type: str) -> None:
+        self.body = body
+        self.content_type = content_type
+
+    def __repr__(self) -> str:
+        return f"Response(body={self.body!r}, content_type={self.content_type!r})"
+
+
+class ProcessExit:
+    """The handler called ``sys.exit()``: the runtime exits with ``status``, unanswered.
+
+    As under awslambdaric: the process ends, Lambda answers the caller with
+    ``Runtime.ExitError`` and the next invocation gets a fresh environment. With
+    ``AWS_LAMBDA_MAX_CONCURRENCY`` > 1 the runtime stops polling and lets the other
+    invocations in flight finish and be answered first. Read-only; a plain class, as
+    :class:`Response` (no code generated at start).
+    """
+
+    __slots__ = ("status",)
+
+    def __init__(self, status: int) -> None:
+        self.status = status
+
+    def __repr__(self) -> str:
+        return f"ProcessExit(status={self.status})"
 
 
 Outcome = Response | ErrorReport | Stream
@@ -133,7 +158,9 @@ class Invoker:
         if self.executor_guard is None:
             self.executor_guard = ExecutorGuard(loop)
 
-    async def run(self, inv: Invocation, task: asyncio.Task[Any] | None = None) -> Outcome:
+    async def run(
+        self, inv: Invocation, task: asyncio.Task[Any] | None = None
+    ) -> Outcome | ProcessExit:
         """Run the handler for ``inv`` in ``task`` (the current one); never raises.
 
         Only cancellation of the caller propagates. Passing ``task`` saves looking it up
@@ -162,7 +189,9 @@ class Invoker:
             return from_exception(carrier.error, inv.request_id, self._redact)
         except asyncio.CancelledError:
             raise
-        except BaseException as exc:  # SystemExit and KeyboardInterrupt from user code too
+        except SystemExit as exc:
+            return ProcessExit(exit_status(exc))
+        except BaseException as exc:  # KeyboardInterrupt from user code too
             return from_exception(exc, inv.request_id, self._redact)
         return Response(body, content_type)
 
@@ -321,9 +350,10 @@ class SyncExecutor(ThreadPoolExecutor):
 
     def __init__(self, concurrency: int) -> None:
         self._loops: list[asyncio.AbstractEventLoop] = []
+        _hide_selector_notice()
         super().__init__(
             max_workers=min(concurrency, _MAX_SYNC_THREADS),
-            thread_name_prefix="aiolambda-sync",
+            thread_name_prefix=_SYNC_THREAD_PREFIX,
             initializer=self._give_thread_an_event_loop,
         )
 
@@ -338,6 +368,21 @@ class SyncExecutor(ThreadPoolExecutor):
         for loop in self._loops:
             if not loop.is_running() and not loop.is_closed():
                 loop.close()
+
+
+def _is_not_our_selector_notice(record: logging.LogRecord) -> bool:
+    return not (
+        record.msg == "Using selector: %s"
+        and (record.threadName or "").startswith(_SYNC_THREAD_PREFIX)
+    )
+
+
+def _hide_selector_notice() -> None:
+    """Keep asyncio's DEBUG "Using selector: …" for our threads' loops out of the function's
+    log: awslambdaric creates no loops, so the line would only be noise at DEBUG."""
+    logger = logging.getLogger("asyncio")
+    if _is_not_our_selector_notice not in logger.filters:
+        logger.addFilter(_is_not_our_selector_notice)
 
 
 class _Watch:
@@ -427,6 +472,18 @@ class Watchdog:
     def _check_stuck(self, watch: _Watch) -> None:
         if watch in self._watches and watch.exposed and self.on_stuck is not None:
             self.on_stuck(watch.task, watch.invocation)
+
+
+def exit_status(exc: SystemExit) -> int:
+    """The process exit status Python gives ``exc`` (a message is printed, status 1)."""
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):
+        return exc.code % 256
+    import sys
+
+    print(exc.code, file=sys.stderr)
+    return 1
 
 
 def _call_sync(func: Callable[[Any, Any], Any], event: Any, context: Context) -> tuple[bool, Any]:

@@ -16,6 +16,7 @@ import os
 import struct
 import sys
 import time
+import traceback
 from collections.abc import Sequence
 from typing import Any, Final
 
@@ -44,8 +45,14 @@ LEVELS: Final = {
     "ERROR": logging.ERROR,
     "FATAL": logging.CRITICAL,
 }
-# JSON uses Lambda's level names, which its level filter keys on.
+# JSON uses Lambda's level names: the platform's log-level filter reads the ``level`` key,
+# knows only TRACE/DEBUG/INFO/WARN/ERROR/FATAL and counts anything else as INFO, so
+# awslambdaric's "WARNING"/"CRITICAL" would be dropped by a WARN or ERROR filter wherever
+# the level is not also carried by a telemetry frame header (stdout, Managed Instances).
 _JSON_LEVEL_NAMES: Final = {"WARNING": "WARN", "CRITICAL": "FATAL"}
+# awslambdaric indents traceback lines of error logs with NO-BREAK SPACEs (CloudWatch
+# would otherwise trim them).
+_ERROR_INDENT: Final = "\u00a0"
 _RECORD_FIELDS: Final = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
 
@@ -59,8 +66,11 @@ class LogSink:
         self._frame_type = _FRAME_JSON if json else _FRAME_TEXT
         self.redact = redact
 
-    def write(self, message: str, level: int = logging.NOTSET) -> None:
-        """Write one record; it stays one log event even when it spans lines."""
+    def write(self, message: str, level: int = logging.NOTSET, *, raw: bool = False) -> None:
+        """Write one record; it stays one log event even when it spans lines.
+
+        ``raw``: a Text frame whatever the format, as awslambdaric frames ``context.log``.
+        """
         if self.redact:
             message = self.redact(message)
         if self._fd is None:
@@ -72,8 +82,9 @@ class LogSink:
                 pass  # stdout closed by the handler: logging must never break the runtime
             return
         data = message.encode("utf-8", "replace")
+        frame_type = _FRAME_TEXT if raw else self._frame_type
         header = _FRAME_HEADER.pack(
-            self._frame_type | _LEVEL_MASK.get(level, 0), len(data), time.time_ns() // 1000
+            frame_type | _LEVEL_MASK.get(level, 0), len(data), time.time_ns() // 1000
         )
         try:
             os.write(self._fd, header + data)
@@ -82,7 +93,7 @@ class LogSink:
 
     def write_raw(self, message: str) -> None:
         """``context.log``: the message as it is, no level."""
-        self.write(message)
+        self.write(message, raw=True)
 
 
 class TextFormatter(logging.Formatter):
@@ -102,51 +113,97 @@ class TextFormatter(logging.Formatter):
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per record with Lambda's keys (``level``, ``requestId``, …)."""
+    """One JSON object per record with awslambdaric's keys (``level``, ``requestId``, …)."""
 
     def format(self, record: logging.LogRecord) -> str:
-        created = time.gmtime(record.created)
+        # Keys in awslambdaric's order; its timestamps have whole seconds.
         out: dict[str, Any] = {
-            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", created) + f".{int(record.msecs):03d}Z",
-            "level": _JSON_LEVEL_NAMES.get(record.levelname, record.levelname),
-            "message": record.getMessage(),
+            "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created)),
+            "level": _json_level(record.levelno),
+            # A dict message stays a JSON object, as awslambdaric writes it.
+            "message": record.msg
+            if isinstance(record.msg, dict) and not record.args
+            else record.getMessage(),
             "logger": record.name,
         }
-        if (request_id := request_id_var.get()) is not None:
-            out["requestId"] = request_id
+        if record.exc_info and record.exc_info[1] is not None:
+            exc = record.exc_info[1]
+            out["stackTrace"] = traceback.format_tb(record.exc_info[2])
+            out["errorType"] = type(exc).__name__
+            out["errorMessage"] = str(exc)
+        out["requestId"] = request_id_var.get() or ""
+        if record.exc_info and record.exc_info[1] is not None:
+            out["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
         if (tenant_id := tenant_id_var.get()) is not None:
             out["tenantId"] = tenant_id
         if (trace_id := trace_id_var.get()) is not None:
             out["xrayTraceId"] = trace_id
-        if record.exc_info and record.exc_info[1] is not None:
-            exc = record.exc_info[1]
-            out["errorType"] = type(exc).__name__
-            out["errorMessage"] = str(exc)
-            out["stackTrace"] = self.formatException(record.exc_info).splitlines()
-            out["location"] = f"{record.pathname}:{record.funcName}:{record.lineno}"
         for key, value in vars(record).items():
-            if key not in _RECORD_FIELDS and key != "aws_request_id":
+            if key not in _RECORD_FIELDS and key != "aws_request_id" and key not in out:
                 out[key] = value
         return orjson.dumps(out, default=str).decode()
 
 
-class SinkHandler(logging.Handler):
-    """A logging handler that writes formatted records to a :class:`LogSink`."""
+def _standard_level(levelno: int) -> int:
+    """Custom levels count as the standard level below them, as awslambdaric files them."""
+    return min(50, max(0, levelno)) // 10 * 10
 
-    def __init__(self, sink: LogSink) -> None:
+
+def _json_level(levelno: int) -> str:
+    name = logging.getLevelName(_standard_level(levelno))
+    return _JSON_LEVEL_NAMES.get(name, name)
+
+
+class SinkHandler(logging.Handler):
+    """A logging handler that writes formatted records to a :class:`LogSink`.
+
+    ``frame_levels``: put the record's level in the telemetry frame header. awslambdaric
+    does so with JSON logs or an explicit ``AWS_LAMBDA_LOG_LEVEL``, not otherwise.
+    """
+
+    def __init__(self, sink: LogSink, *, frame_levels: bool = True) -> None:
         super().__init__()
         self.sink = sink
+        self.frame_levels = frame_levels
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            self.sink.write(self.format(record), record.levelno)
+            level = _standard_level(record.levelno) if self.frame_levels else logging.NOTSET
+            # Records end with a newline, as awslambdaric's do (in telemetry frames too).
+            self.sink.write(self.format(record) + "\n", level)
         except Exception:
             self.handleError(record)
 
 
+def unbuffer_stdio() -> None:
+    """Make ``sys.stdout`` and ``sys.stderr`` unbuffered, as awslambdaric does.
+
+    Lambda gives the runtime pipes, on which Python buffers blocks: a ``print()`` would
+    surface in a later invocation's log, or never when the process is killed (timeout,
+    ``os._exit``). Python's own ``-u`` streams are used (a raw file, text written
+    through), whatever ``PYTHONUNBUFFERED`` says, so every write reaches the pipe at once.
+    """
+    import io
+
+    for name in ("stdout", "stderr"):
+        old = getattr(sys, name)
+        try:
+            fd = old.fileno()
+            old.flush()
+        except (AttributeError, OSError, ValueError):
+            continue  # closed or replaced by something without a descriptor: leave it
+        stream = io.TextIOWrapper(
+            io.FileIO(fd, "w", closefd=False),
+            encoding=old.encoding,
+            errors=old.errors,
+            write_through=True,
+        )
+        setattr(sys, name, stream)
+
+
 def configure_logging(sink: LogSink, *, json: bool, level: str | None) -> None:
     """Install the Lambda log handler on the root logger (replacing existing handlers)."""
-    handler = SinkHandler(sink)
+    handler = SinkHandler(sink, frame_levels=json or level is not None)
     handler.setFormatter(JsonFormatter() if json else TextFormatter())
     root = logging.getLogger()
     for old in list(root.handlers):
@@ -154,8 +211,8 @@ def configure_logging(sink: LogSink, *, json: bool, level: str | None) -> None:
     root.addHandler(handler)
     if level is not None:
         root.setLevel(LEVELS[level])
-    elif json:
-        root.setLevel(logging.INFO)  # Lambda's default application log level with JSON
+    # Unset: Python's default (WARNING), as awslambdaric keeps it, in either format. Lambda
+    # itself sets AWS_LAMBDA_LOG_LEVEL when a function chooses JSON logs.
 
 
 def format_error_for_log(error_type: str, message: str, stack: Sequence[str], *, json: bool) -> str:
@@ -165,16 +222,22 @@ def format_error_for_log(error_type: str, message: str, stack: Sequence[str], *,
             {
                 "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                 "level": "ERROR",
-                "message": message,
-                "logger": "root",
-                "requestId": request_id_var.get() or "",
-                "errorType": error_type,
                 "errorMessage": message,
+                "errorType": error_type,
+                "requestId": request_id_var.get() or "",
                 "stackTrace": list(stack),
             }
         ).decode()
-    lines = [f"[ERROR] {error_type}: {message}"]
-    if stack:
-        lines.append("Traceback (most recent call last):")
-        lines.extend(line.rstrip("\n") for line in stack)
+    head = "[ERROR]"
+    if error_type:
+        head += f" {error_type}"
+    if message:
+        head += f": {message}" if error_type else f" {message}"
+    lines = [head, "Traceback (most recent call last):"]
+    for entry in stack:
+        if entry == "":
+            lines.append("")
+        for line in entry.splitlines():
+            stripped = line.lstrip(" ")
+            lines.append(_ERROR_INDENT * (len(line) - len(stripped)) + stripped)
     return "\n".join(lines)

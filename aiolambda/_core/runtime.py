@@ -20,7 +20,7 @@ from aiolambda._core.config import RuntimeConfig
 from aiolambda._core.context import request_id_var, tenant_id_var, trace_id_var
 from aiolambda._core.errors import ErrorReport, RuntimeAPIError, RuntimeFault, from_fault
 from aiolambda._core.hooks import run_shutdown_hooks
-from aiolambda._core.invocation import Invoker, Outcome, Response
+from aiolambda._core.invocation import Invoker, Outcome, ProcessExit, Response
 from aiolambda._core.logs import LogSink, format_error_for_log
 from aiolambda._core.stream import Stream
 from aiolambda._core.transport import Connection, connect
@@ -181,6 +181,11 @@ class Runtime:
                 outcome = await self._invoker.run(invocation, task)
                 if invocation.request_id in self._rescued:
                     break  # answered on its behalf when it would not stop; retiring
+                if isinstance(outcome, ProcessExit):
+                    # Left unanswered, as the process exits: Lambda tells the caller
+                    # Runtime.ExitError. Others in flight finish first.
+                    self.stop(outcome.status)
+                    break
                 await self._answer(client, invocation, outcome)
                 request_id_var.set(None)
                 tenant_id_var.set(None)

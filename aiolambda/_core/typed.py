@@ -42,6 +42,7 @@ from typing import Any, Final
 import orjson
 
 from aiolambda._core import protocol as p
+from aiolambda._core.bigint import exact_loads, may_hold_big_int
 from aiolambda._core.errors import RuntimeFault
 
 EventDecoder = Callable[[bytes, "str | None"], Any]
@@ -243,8 +244,9 @@ def _dataclass_decoder(cls: type) -> EventDecoder:
 
 def _json_object(body: bytes, name: str) -> dict[str, Any]:
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        # Integers beyond 64 bits stay exact, as in untyped events (see codec.decode_event).
+        data = exact_loads(body) if may_hold_big_int(body) else orjson.loads(body)
+    except ValueError as exc:  # orjson.JSONDecodeError and json's are ValueErrors
         raise RuntimeFault(p.UNMARSHAL_ERROR, f"Unable to unmarshal input: {exc}") from None
     if not isinstance(data, dict):
         raise RuntimeFault(

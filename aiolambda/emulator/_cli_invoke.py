@@ -29,7 +29,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _read_event(args: argparse.Namespace) -> bytes:
-    from aiolambda.emulator._invoke_api import json_problem
+    from aiolambda.emulator._caller_api import json_problem
 
     if args.event_file == "-":
         data = sys.stdin.buffer.read()

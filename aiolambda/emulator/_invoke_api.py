@@ -11,14 +11,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
-import uuid
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 from urllib.parse import unquote
 
 from aiohttp import web
 
 from aiolambda._core import protocol as p
+from aiolambda.emulator._caller_api import (
+    DISCARD_CAP,
+    MAX_REQUEST_BYTES,
+    aws_error,
+    invalid_payload,
+    log_tail,
+    read_limited,
+)
 from aiolambda.emulator._engine import FUNCTION_VERSION, Engine, Invocation
 from aiolambda.emulator._types import InvokeResult
 
@@ -27,32 +33,6 @@ if TYPE_CHECKING:
 
 _INVOKE_ROUTE: Final = f"/{p.INVOKE_API_VERSION}/functions/{{name}}/invocations"
 RIE_INVOKE_PATH: Final = f"/{p.INVOKE_API_VERSION}/functions/function/invocations"
-_LOG_TAIL_BYTES: Final = 4 * 1024
-# The Invoke API caps request payloads at 6 MB (RAPID's 6 MiB + 100 B on the runtime side).
-_MAX_REQUEST_BYTES: Final = p.MAX_PAYLOAD_BYTES
-_DISCARD_CAP: Final = 64 * 1024 * 1024
-
-
-def _aws_error(status: int, error_type: str, message: str) -> web.Response:
-    """An error in the Lambda service's REST-JSON shape, which boto3 turns into ClientError."""
-    body = json.dumps({"Type": "User", "message": message})
-    headers = {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": str(uuid.uuid4())}
-    return web.Response(status=status, text=body, content_type=p.CT_JSON, headers=headers)
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"Non-standard token '{name}'")
-
-
-def json_problem(body: bytes) -> str | None:
-    """Why ``body`` is not a JSON document (UTF-8, no NaN/Infinity), or None if it is."""
-    try:
-        json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
-    except UnicodeDecodeError as exc:
-        return f"Invalid UTF-8 byte 0x{body[exc.start]:02x} at offset {exc.start}"
-    except ValueError as exc:
-        return str(exc)
-    return None
 
 
 def _known_name(name: str, function_name: str) -> bool:
@@ -64,23 +44,6 @@ def _known_name(name: str, function_name: str) -> bool:
         after = parts[parts.index("function") + 1 :]
         return bool(after) and after[0] == function_name
     return parts[0] == function_name
-
-
-async def _read_limited(request: web.Request, limit: int) -> bytes | None:
-    """The body, or None when it is over ``limit``.
-
-    An oversized body is still read to the end (up to a sanity cap): answering while
-    the client is mid-upload makes it see a reset instead of our 413, and retry.
-    """
-    data = bytearray()
-    seen = 0
-    async for chunk in request.content.iter_chunked(256 * 1024):
-        seen += len(chunk)
-        if seen <= limit:
-            data += chunk
-        elif seen > _DISCARD_CAP:
-            break
-    return bytes(data) if seen <= limit else None
 
 
 async def _relay_stream(
@@ -106,7 +69,7 @@ async def _relay_stream(
             "x-amzn-RequestId": request_id,
         },
     )
-    response.enable_chunked_encoding()
+    # No Content-Length: aiohttp sends the body chunked (close-delimited to HTTP/1.0).
     await response.prepare(request)
     while (item := await stream.get()) is not None:
         if isinstance(item, bytes):
@@ -124,36 +87,28 @@ def make_app(engine: Engine, new_request_id: Callable[[], str]) -> web.Applicati
     async def invoke(request: web.Request) -> web.StreamResponse:
         name = unquote(request.match_info["name"])
         if not _known_name(name, engine.cfg.function_name):
-            return _aws_error(
+            return aws_error(
                 404,
                 "ResourceNotFoundException",
                 f"Function not found: {engine.cfg.function_arn.rsplit(':', 1)[0]}:{name}",
             )
         invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
         if invocation_type not in ("RequestResponse", "Event", "DryRun"):
-            return _aws_error(
+            return aws_error(
                 400, "InvalidParameterValueException", f"bad InvocationType {invocation_type!r}"
             )
-        body = await _read_limited(request, _MAX_REQUEST_BYTES)
+        body = await read_limited(request, MAX_REQUEST_BYTES)
         if body is None:
-            return _aws_error(
+            return aws_error(
                 413,
                 "RequestTooLargeException",
-                f"Request must be smaller than {_MAX_REQUEST_BYTES} bytes for the Invoke operation",
+                f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the Invoke operation",
             )
         # An invoke without a payload (boto3 with no Payload, a bare curl -XPOST)
         # reaches the function as an empty JSON object, not as undecodable b"".
         body = body or b"{}"
-        problem = json_problem(body)
-        if problem is not None:
-            # Lambda parses the payload before it picks an environment: the function
-            # never sees it (RIE, unlike Lambda, passes it on to the runtime).
-            return _aws_error(
-                400,
-                "InvalidRequestContentException",
-                f"Could not parse request body into json: Could not parse payload into json: "
-                f"{problem}",
-            )
+        if (rejected := invalid_payload(body)) is not None:
+            return rejected
         if invocation_type == "DryRun":
             return web.Response(status=204)
         client_context = None
@@ -162,7 +117,7 @@ def make_app(engine: Engine, new_request_id: Callable[[], str]) -> web.Applicati
             try:
                 client_context = base64.b64decode(encoded, validate=True).decode()
             except (binascii.Error, UnicodeDecodeError):
-                return _aws_error(
+                return aws_error(
                     400, "InvalidRequestContentException", "Client context must be base64 JSON"
                 )
         inv = Invocation(
@@ -185,7 +140,7 @@ def make_app(engine: Engine, new_request_id: Callable[[], str]) -> web.Applicati
         try:
             future = engine.submit(inv)
         except RuntimeError:
-            return _aws_error(503, "ServiceException", "the emulator is shutting down")
+            return aws_error(503, "ServiceException", "the emulator is shutting down")
         if inv.event:
             return web.Response(status=202, headers={"x-amzn-RequestId": inv.request_id})
         future.add_done_callback(lambda _: stream.put_nowait(None))
@@ -195,11 +150,10 @@ def make_app(engine: Engine, new_request_id: Callable[[], str]) -> web.Applicati
         result = future.result()
         headers = dict(result.headers)
         if request.headers.get("X-Amz-Log-Type", "None") == "Tail":
-            tail = result.logs.encode()[-_LOG_TAIL_BYTES:]
-            headers["X-Amz-Log-Result"] = base64.b64encode(tail).decode()
+            headers["X-Amz-Log-Result"] = log_tail(result)
         return web.Response(status=200, body=result.payload, headers=headers)
 
-    app = web.Application(client_max_size=_DISCARD_CAP)
+    app = web.Application(client_max_size=DISCARD_CAP)
     app.router.add_post(_INVOKE_ROUTE, invoke)
     _add_streaming_routes(app, engine, new_request_id)
     return app

@@ -21,9 +21,9 @@ import asyncio
 import base64
 import binascii
 import json
+import re
 import struct
 import time
-import uuid
 import zlib
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import parse_qsl, unquote
@@ -31,6 +31,13 @@ from urllib.parse import parse_qsl, unquote
 from aiohttp import web
 
 from aiolambda._core import protocol as p
+from aiolambda.emulator._caller_api import (
+    MAX_REQUEST_BYTES,
+    aws_error,
+    invalid_payload,
+    log_tail,
+    read_limited,
+)
 from aiolambda.emulator._engine import FUNCTION_VERSION, Engine, Invocation
 from aiolambda.emulator._types import InvokeResult
 
@@ -43,9 +50,21 @@ STREAM_INVOKE_ROUTE: Final = (
 FUNCTION_URL_PREFIX: Final = "/lambda-url"
 # API Gateway wants the prelude within the first 16 KB; be a little more forgiving.
 _MAX_PRELUDE_BYTES: Final = 64 * 1024
-_LOG_TAIL_BYTES: Final = 4 * 1024
-_MAX_REQUEST_BYTES: Final = p.MAX_PAYLOAD_BYTES
-_DISCARD_CAP: Final = 64 * 1024 * 1024
+# Framing and hop-by-hop headers (RFC 9110 §7.6.1) that a function's answer cannot set.
+_REMAPPED: Final = frozenset(
+    (
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "upgrade",
+        "te",
+        "trailer",
+        "proxy-connection",
+    )
+)
+_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_CONTROL: Final = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _TEXT_TYPES: Final = ("text/", "json", "xml", "javascript", "x-www-form-urlencoded", "yaml")
 _STRING_HEADER: Final = 7  # event-stream header value type: string
 _URL_ID: Final = "aiolambdaemulatorurlid"
@@ -101,25 +120,6 @@ def invoke_complete(
     return encode_event("InvokeComplete", json.dumps(doc).encode(), p.CT_JSON)
 
 
-# -- shared plumbing ------------------------------------------------------------------
-def _aws_error(status: int, error_type: str, message: str) -> web.Response:
-    body = json.dumps({"Type": "User", "message": message})
-    headers = {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": str(uuid.uuid4())}
-    return web.Response(status=status, text=body, content_type=p.CT_JSON, headers=headers)
-
-
-async def _read_limited(request: web.Request, limit: int) -> bytes | None:
-    data = bytearray()
-    seen = 0
-    async for chunk in request.content.iter_chunked(256 * 1024):
-        seen += len(chunk)
-        if seen <= limit:
-            data += chunk
-        elif seen > _DISCARD_CAP:
-            break
-    return bytes(data) if seen <= limit else None
-
-
 class _Relay:
     """A submitted invocation whose response pieces are queued as they arrive.
 
@@ -156,10 +156,6 @@ def _error_details(result: InvokeResult) -> str:
     return result.payload.decode("utf-8", "replace")
 
 
-def _log_tail(result: InvokeResult) -> str:
-    return base64.b64encode(result.logs.encode()[-_LOG_TAIL_BYTES:]).decode()
-
-
 # -- InvokeWithResponseStream ---------------------------------------------------------
 def make_stream_invoke(
     engine: Engine,
@@ -171,15 +167,19 @@ def make_stream_invoke(
     async def invoke_stream(request: web.Request) -> web.StreamResponse:
         name = unquote(request.match_info["name"])
         if not known_name(name, engine.cfg.function_name):
-            return _aws_error(404, "ResourceNotFoundException", f"Function not found: {name}")
+            return aws_error(404, "ResourceNotFoundException", f"Function not found: {name}")
         invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
         if invocation_type not in ("RequestResponse", "DryRun"):
-            return _aws_error(
+            return aws_error(
                 400, "InvalidParameterValueException", f"bad InvocationType {invocation_type!r}"
             )
-        body = await _read_limited(request, _MAX_REQUEST_BYTES)
+        body = await read_limited(request, MAX_REQUEST_BYTES)
         if body is None:
-            return _aws_error(413, "RequestTooLargeException", "Request payload too large")
+            return aws_error(413, "RequestTooLargeException", "Request payload too large")
+        # As the Invoke API: no payload is {}, and one that is not JSON never runs.
+        body = body or b"{}"
+        if (rejected := invalid_payload(body)) is not None:
+            return rejected
         if invocation_type == "DryRun":
             return web.Response(status=204)
         client_context = None
@@ -188,12 +188,12 @@ def make_stream_invoke(
             try:
                 client_context = base64.b64decode(encoded, validate=True).decode()
             except (binascii.Error, UnicodeDecodeError):
-                return _aws_error(
+                return aws_error(
                     400, "InvalidRequestContentException", "Client context must be base64 JSON"
                 )
         inv = Invocation(
             new_request_id(),
-            body or b"{}",
+            body,
             content_type=p.CT_JSON,
             client_context=client_context,
             tenant_id=request.headers.get("X-Amz-Tenant-Id"),
@@ -202,7 +202,7 @@ def make_stream_invoke(
         try:
             relay = _Relay(engine, inv)
         except RuntimeError:
-            return _aws_error(503, "ServiceException", "the emulator is shutting down")
+            return aws_error(503, "ServiceException", "the emulator is shutting down")
         first = await relay.get()
         result = None if isinstance(first, str) else relay.future.result()
         content_type = result.content_type if result is not None else str(first)
@@ -214,7 +214,7 @@ def make_stream_invoke(
                 "x-amzn-RequestId": inv.request_id,
             },
         )
-        response.enable_chunked_encoding()
+        # No Content-Length: aiohttp sends the body chunked (close-delimited to HTTP/1.0).
         await response.prepare(request)
         if isinstance(first, str):
             while (item := await relay.get()) is not None:
@@ -223,7 +223,7 @@ def make_stream_invoke(
         result = relay.future.result()
         if not result.streamed and result.ok and result.payload:
             await response.write(payload_chunk(result.payload))
-        tail = _log_tail(result) if request.headers.get("X-Amz-Log-Type") == "Tail" else None
+        tail = log_tail(result) if request.headers.get("X-Amz-Log-Type") == "Tail" else None
         if result.ok:
             await response.write(invoke_complete(log_result=tail))
         else:
@@ -307,6 +307,32 @@ def _bad_gateway() -> web.Response:
     )
 
 
+def _http_head(status: Any, headers: Any, cookies: Any) -> tuple[int, list[tuple[str, str]]] | None:
+    """The status and headers a Function URL answers with, or None for a 502.
+
+    A status outside 200-599 (no final response has one), a header name that is not
+    an HTTP token, or a control character (CR, LF, NUL...) in a header or cookie
+    cannot be put on the wire. Framing and hop-by-hop headers are passed on renamed
+    ``x-amzn-Remapped-*``, as a real Function URL does with ``Content-Length``: the
+    emulator frames the response to its own client (chunked, or close-delimited for
+    HTTP/1.0), so the function's framing would contradict it.
+    """
+    try:
+        code = int(status)
+        items = [(str(key), str(value)) for key, value in (headers or {}).items()]
+        items += [("Set-Cookie", str(cookie)) for cookie in cookies or ()]
+    except (AttributeError, TypeError, ValueError):
+        return None
+    if not 200 <= code <= 599:
+        return None
+    head = []
+    for name, value in items:
+        if not _TOKEN.fullmatch(name) or _CONTROL.search(value):
+            return None
+        head.append((f"x-amzn-Remapped-{name}" if name.lower() in _REMAPPED else name, value))
+    return code, head
+
+
 def _buffered_http_response(result: InvokeResult) -> web.Response:
     """A buffered function answer read the way Function URLs read it."""
     if not result.ok:
@@ -318,37 +344,47 @@ def _buffered_http_response(result: InvokeResult) -> web.Response:
     if not (isinstance(doc, dict) and "statusCode" in doc):
         # Anything else is the body of a 200 JSON response.
         return web.Response(status=200, body=result.payload, content_type=p.CT_JSON)
+    head = _http_head(doc["statusCode"], doc.get("headers"), doc.get("cookies"))
     try:
-        status = int(doc["statusCode"])
         raw_body = str(doc.get("body") or "")
         body = base64.b64decode(raw_body) if doc.get("isBase64Encoded") else raw_body.encode()
-        response = web.Response(status=status, body=body)
-        for key, value in (doc.get("headers") or {}).items():
-            response.headers[str(key)] = str(value)
-        for cookie in doc.get("cookies") or ():
-            response.headers.add("Set-Cookie", str(cookie))
-    except (AttributeError, TypeError, ValueError, binascii.Error):
+    except (ValueError, binascii.Error):
         return _bad_gateway()
-    if "Content-Type" not in response.headers:
-        response.headers["Content-Type"] = p.CT_JSON
+    if head is None:
+        return _bad_gateway()
+    response = web.Response(status=head[0], body=body, headers=head[1])
+    response.headers.setdefault("Content-Type", p.CT_JSON)
     return response
 
 
 def _prelude_response(prelude: bytes) -> web.StreamResponse | None:
     try:
         doc = json.loads(prelude) if prelude.strip() else {}
-        if not isinstance(doc, dict):
-            return None
-        response = web.StreamResponse(status=int(doc.get("statusCode", 200)))
-        for key, value in (doc.get("headers") or {}).items():
-            response.headers[str(key)] = str(value)
-        for cookie in doc.get("cookies") or ():
-            response.headers.add("Set-Cookie", str(cookie))
-    except (AttributeError, TypeError, ValueError):
+    except ValueError:
         return None
-    if "Content-Type" not in response.headers:
-        response.headers["Content-Type"] = p.CT_OCTET_STREAM
+    if not isinstance(doc, dict):
+        return None
+    head = _http_head(doc.get("statusCode", 200), doc.get("headers"), doc.get("cookies"))
+    if head is None:
+        return None
+    response = web.StreamResponse(status=head[0], headers=head[1])
+    response.headers.setdefault("Content-Type", p.CT_OCTET_STREAM)
     return response
+
+
+def _bodiless(method: str, status: int) -> bool:
+    """Whether an HTTP response must not carry a body (RFC 9110 §6.4.1)."""
+    return method == "HEAD" or status in (204, 304) or (method == "CONNECT" and status < 300)
+
+
+def _scalar_values(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD.
+
+    aiohttp decodes request-header bytes that are not UTF-8 to lone surrogates
+    (surrogateescape); an event holding one is not Unicode text, and strict JSON
+    parsers (orjson, hence aiolambda's runtime) refuse the whole event.
+    """
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def make_function_url(
@@ -357,12 +393,13 @@ def make_function_url(
     """The Function URL route handler for ``engine``."""
 
     async def function_url(request: web.Request) -> web.StreamResponse:
-        body = await _read_limited(request, _MAX_REQUEST_BYTES)
+        body = await read_limited(request, MAX_REQUEST_BYTES)
         if body is None:
             return web.Response(status=413, text='{"Message":"Request Entity Too Large"}')
         request_id = new_request_id()
         event = function_url_event(request, body, request_id)
-        inv = Invocation(request_id, json.dumps(event).encode(), content_type=p.CT_JSON)
+        payload = _scalar_values(json.dumps(event, ensure_ascii=False)).encode()
+        inv = Invocation(request_id, payload, content_type=p.CT_JSON)
         try:
             relay = _Relay(engine, inv)
         except RuntimeError:
@@ -393,12 +430,14 @@ def make_function_url(
         else:
             response = web.StreamResponse(status=200, headers={"Content-Type": first})
         response.headers["x-amzn-RequestId"] = request_id
-        response.enable_chunked_encoding()
+        # No Content-Length: aiohttp sends the body chunked (close-delimited to HTTP/1.0).
         await response.prepare(request)
-        if pending:
+        # A HEAD, 204 or 304 answer has no body: the function's is read and dropped.
+        send = not _bodiless(request.method, response.status)
+        if pending and send:
             await response.write(pending)
         while (item := await relay.get()) is not None:
-            if isinstance(item, bytes) and item:
+            if isinstance(item, bytes) and item and send:
                 await response.write(item)
         if not relay.future.result().ok and request.transport is not None:
             # A mid-stream error: cut the response short, as a server does when its

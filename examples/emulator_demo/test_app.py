@@ -15,10 +15,7 @@ HERE = Path(__file__).parent
 
 
 def test_reserves_what_is_in_stock() -> None:
-    # PYTHONUNBUFFERED=1 given explicitly: the runtime's print() is block-buffered on a
-    # pipe, so without it the line arrives late (issue 10 fixes the runtime; drop it then).
-    env = {"PYTHONUNBUFFERED": "1"}
-    result = invoke("app.handler", {"item": "apple", "qty": 2}, task_root=HERE, env=env)
+    result = invoke("app.handler", {"item": "apple", "qty": 2}, task_root=HERE)
     assert result.ok, result.payload
     assert result.json() == {"item": "apple", "reserved": 2}
     assert f"reserving 2 x apple for {result.request_id}" in result.logs

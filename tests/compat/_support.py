@@ -18,10 +18,6 @@ LEVELS = (None, N)
 BASE_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_DEV": "false",
-    # Given explicitly: the runtime's stdout is still block-buffered on a pipe, so
-    # Powertools' log lines and EMF documents (print) would arrive after the
-    # invocations they belong to (issue 10 fixes the runtime; drop this then).
-    "PYTHONUNBUFFERED": "1",
 }
 
 

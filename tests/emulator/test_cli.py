@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -12,6 +11,8 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 import pytest
+
+from tests.lambda_env import lambda_environ
 
 from ._support import CURL_BOOTSTRAP, HERE, ric
 
@@ -162,7 +163,7 @@ async def test_serve_without_spawning_lets_you_bring_your_own_runtime() -> None:
         runtime = await asyncio.create_subprocess_exec(
             *ric("fn.sync_app.echo"),
             cwd=HERE,
-            env={**os.environ, "AWS_LAMBDA_RUNTIME_API": runtime_api},
+            env=lambda_environ(runtime_api=runtime_api),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )

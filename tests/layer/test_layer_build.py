@@ -19,12 +19,15 @@ from aiolambda import __version__
 from aiolambda._layer import (
     MAX_UNZIPPED_BYTES,
     MAX_ZIPPED_BYTES,
+    NEWEST_PYTHON,
+    PYTHON_GLIBC,
     LayerBuild,
     LayerError,
     Limits,
     Target,
     build_layer,
     elf_machine,
+    find_compiler,
     find_strip_tool,
     runtime_requirements,
 )
@@ -73,11 +76,16 @@ def test_platform_tags_stop_at_the_runtime_glibc() -> None:
     assert "manylinux_2_28_x86_64" not in al2
 
 
+def _names(requirements: list[str]) -> set[str]:
+    return {r.split(">")[0].split("=")[0].strip().lower() for r in requirements}
+
+
 def test_runtime_requirements_come_from_metadata_without_extras() -> None:
-    requirements = runtime_requirements(Target.host())
-    names = [r.split(">")[0].split("=")[0].strip().lower() for r in requirements]
-    assert {"aiohttp", "orjson", "uvloop"} <= set(names)
+    names = _names(runtime_requirements(Target.host()))
+    assert {"orjson", "uvloop"} <= names
+    assert "aiohttp" not in names  # the default (lean) transport never imports it
     assert "pytest" not in names  # the dev extra stays out of the layer
+    assert "aiohttp" in _names(runtime_requirements(Target.host(), "aiohttp"))
 
 
 # -- the host layer ----------------------------------------------------------------------
@@ -94,20 +102,27 @@ def test_host_layer_name_layout_and_contents(host_layer: LayerBuild) -> None:
     assert all(name == "aiolambda" or name.startswith(site) for name in names)
     tops = {PurePosixPath(name[len(site) :]).parts[0] for name in names if name != "aiolambda"}
     dist_info = f"aiolambda-{__version__}.dist-info"
-    assert {"aiolambda", "aiohttp", "orjson", "uvloop", dist_info} <= tops
+    assert {"aiolambda", "orjson", "uvloop", dist_info} <= tops
+    assert not {"aiohttp", "multidict", "yarl", "aiosignal", "frozenlist"} & tops
     assert f"{site}aiolambda/__init__.py" in names
     assert f"{site}aiolambda/_core/bootstrap.py" in names
+    # What runs on a developer's machine only stays out of the layer.
+    own = {
+        PurePosixPath(n[len(site) :]).parts[1] for n in names if n.startswith(f"{site}aiolambda/")
+    }
+    assert not {"emulator", "testing.py", "cli.py", "_layer.py", "_layer_cli.py", "_data"} & own
 
 
 def test_host_layer_is_pruned(host_layer: LayerBuild) -> None:
     with zipfile.ZipFile(host_layer.path) as archive:
         names = archive.namelist()
+    tag = f"cpython-{host_layer.target.python.replace('.', '')}"
     offenders = [
         n
         for n in names
-        if PurePosixPath(n).suffix in PRUNED_SUFFIXES
-        or "__pycache__" in PurePosixPath(n).parts
+        if (PurePosixPath(n).suffix in PRUNED_SUFFIXES and not _compiled_here(n, tag))
         or "tests" in PurePosixPath(n).parts[:-1]
+        or PurePosixPath(n).name.startswith("_testcapi")
     ]
     assert offenders == []
     assert not any(n.startswith(("bin/", "python/bin/")) for n in names)
@@ -161,17 +176,61 @@ def test_host_shared_objects_are_stripped(
     assert ".dynsym" in sections  # what the dynamic loader needs is kept
 
 
+def _compiled_here(name: str, tag: str) -> bool:
+    """A .pyc the builder compiled: in __pycache__, for the target version."""
+    path = PurePosixPath(name)
+    return path.parent.name == "__pycache__" and path.name.endswith(f".{tag}.pyc")
+
+
+def test_host_layer_ships_unchecked_hash_bytecode_for_every_module(host_layer: LayerBuild) -> None:
+    tag = f"cpython-{host_layer.target.python.replace('.', '')}"
+    with zipfile.ZipFile(host_layer.path) as archive:
+        names = set(archive.namelist())
+        sources = [n for n in names if n.endswith(".py")]
+        assert len(sources) > 20
+        for source in sources:
+            path = PurePosixPath(source)
+            pyc = f"{path.parent}/__pycache__/{path.stem}.{tag}.pyc"
+            assert pyc in names, source
+        for pyc in (n for n in names if n.endswith(".pyc")):
+            header = archive.read(pyc)[:16]
+            # PEP 552: flags bit 0 = hash-based, bit 1 = check the source; unchecked is 0b01.
+            assert int.from_bytes(header[4:8], "little") == 0b01, pyc
+    assert host_layer.compiled_by is not None
+
+
+def test_the_shipped_bytecode_is_used_without_reading_the_sources(
+    host_opt: Path, tmp_path: Path
+) -> None:
+    """unchecked-hash: an import never reads (or hashes) the source, nor writes a .pyc."""
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    opt = tmp_path / "opt"
+    shutil.copytree(host_opt, opt, symlinks=True)
+    site = opt / "python" / "lib" / f"python{version}" / "site-packages"
+    (site / "aiolambda" / "_core" / "protocol.py").write_text("raise SystemExit('source read')\n")
+    before = sorted(p.relative_to(opt) for p in opt.rglob("*"))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    done = subprocess.run(
+        [sys.executable, "-P", "-c", "import sys; sys.path.insert(0, sys.argv[1]);"
+         "from aiolambda._core import bootstrap, protocol; print(protocol.__file__)", str(site)],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()).is_relative_to(site)
+    assert sorted(p.relative_to(opt) for p in opt.rglob("*")) == before
+
+
 def test_host_layer_packages_import_from_the_unpacked_layer(host_opt: Path) -> None:
     """The stripped extension modules still load, from the layer and not from the host."""
     version = f"{sys.version_info[0]}.{sys.version_info[1]}"
     site = host_opt / "python" / "lib" / f"python{version}" / "site-packages"
     code = (
         "import sys; sys.path.insert(0, sys.argv[1]);"
-        "import aiolambda, aiohttp, orjson, uvloop, multidict, yarl;"
+        "import aiolambda, orjson, uvloop;"
         "from aiolambda._core import bootstrap;"
         "import importlib.metadata as m;"
         "print(m.version('aiolambda'));"
-        "mods = (aiolambda, aiohttp, orjson, uvloop, multidict, yarl);"
+        "mods = (aiolambda, orjson, uvloop);"
         "print('\\n'.join(x.__file__ for x in mods))"
     )
     done = subprocess.run(
@@ -183,7 +242,7 @@ def test_host_layer_packages_import_from_the_unpacked_layer(host_opt: Path) -> N
     )
     version_line, *files = done.stdout.split()
     assert version_line == __version__
-    assert len(files) == 6
+    assert len(files) == 3
     assert all(Path(f).is_relative_to(site) for f in files), files
 
 
@@ -291,14 +350,44 @@ def _error_lines(stderr: str) -> list[str]:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (["--python", "2.7"], "--python '2.7': choose one of 3.11, 3.12, 3.13, 3.14"),
+        (["--python", ""], "--python '': choose one of 3.11, 3.12, 3.13, 3.14"),
+        (["--arch", "ppc64le"], "--arch 'ppc64le': choose one of x86_64, arm64"),
+        (["--transport", "curl"], "--transport 'curl': choose one of lean, aiohttp"),
         (
-            ["--python", "2.7"],
-            "unsupported Python version '2.7': choose one of 3.11, 3.12, 3.13, 3.14",
+            ["--no-bytecode", "--compile-with", sys.executable],
+            "--compile-with and --no-bytecode: choose one",
         ),
-        (["--arch", "ppc64le"], "unsupported architecture 'ppc64le': choose one of x86_64, arm64"),
+        (
+            ["--with=--index-url=http://evil"],
+            "--with '--index-url=http://evil': not a package requirement "
+            "(for example aws-lambda-powertools or 'boto3>=1.34')",
+        ),
+        (
+            ["--index-url", "pypi.org/simple"],
+            "--index-url 'pypi.org/simple': use an http://, https:// or file:// URL",
+        ),
+        (
+            ["--function-name", "my function"],
+            "--function-name 'my function': use 1 to 64 letters, digits, hyphens or underscores",
+        ),
+        (
+            ["--function-name", "f" * 65],
+            f"--function-name '{'f' * 65}': use 1 to 64 letters, digits, hyphens or underscores",
+        ),
+        (
+            ["--python", "3.12", "--compile-with", sys.executable],
+            f"--compile-with {sys.executable}: Python "
+            f"{sys.version_info[0]}.{sys.version_info[1]}, but the layer is for Python 3.12",
+        ),
+        (
+            ["--compile-with", "/bin/false"],
+            "--compile-with /bin/false: not a working CPython interpreter, but the layer is for "
+            f"Python {Target.host().python}",
+        ),
     ],
 )
-def test_cli_rejects_unknown_python_or_arch(
+def test_cli_rejects_bad_option_values_in_one_line(
     args: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code = cli_main(["layer", "build", *args, "--output", str(tmp_path / "out")])
@@ -355,8 +444,8 @@ def test_cli_unwritable_output_fails_before_downloading(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("limits", "fragment"),
     [
-        (Limits(max_unzipped_bytes=1024 * 1024), "over Lambda's 1.0 MB limit for a function"),
-        (Limits(max_zipped_bytes=1024 * 1024), "over Lambda's 1.0 MB limit for a direct upload"),
+        (Limits(max_unzipped_bytes=512 * 1024), "over Lambda's 0.5 MB limit for a function"),
+        (Limits(max_zipped_bytes=512 * 1024), "over Lambda's 0.5 MB limit for a direct upload"),
     ],
 )
 def test_over_size_layer_is_refused_and_leaves_no_zip(
@@ -367,3 +456,82 @@ def test_over_size_layer_is_refused_and_leaves_no_zip(
         build_layer(Target.host(), out, limits=limits)
     assert caught.value.exit_code == 2
     assert _leftovers(out) == []
+
+
+# -- the default target, bytecode and transport options -------------------------------------
+
+
+def test_default_python_is_this_interpreter_when_lambda_has_it() -> None:
+    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    if running not in PYTHON_GLIBC:
+        pytest.skip(f"this interpreter ({running}) is not a Lambda runtime version")
+    assert Target.host().python == running
+
+
+def test_default_python_is_the_newest_lambda_version_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys, "version_info", (3, 10, 13, "final", 0))
+    assert Target.host().python == NEWEST_PYTHON == "3.14"
+
+
+def test_cli_help_names_the_default_python(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        cli_main(["layer", "build", "--help"])
+    assert exited.value.code == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"default {Target.host().python}: this interpreter's version if Lambda has it" in (
+        help_text
+    )
+
+
+def test_cli_without_the_target_interpreter_says_how_to_proceed(tmp_path: Path) -> None:
+    others = [v for v in PYTHON_GLIBC if v != Target.host().python]
+    env = dict(os.environ, PATH=str(Path(sys.executable).parent), PYENV_ROOT=str(tmp_path))
+    out = tmp_path / "out"
+    done = _run_cli("--python", others[-1], "--output", str(out), env=env)
+    assert done.returncode == 2
+    assert _error_lines(done.stderr) == [
+        f"aiolambda layer build: error: no Python {others[-1]} interpreter to compile the "
+        f"layer's bytecode (python{others[-1]} is not on PATH): pass --compile-with PATH, or "
+        "--no-bytecode to ship sources only (every cold start then compiles them)"
+    ]
+    assert "resolving wheels" not in done.stderr  # checked before any download
+    assert _leftovers(out) == []
+
+
+def test_no_bytecode_ships_sources_only(tmp_path: Path) -> None:
+    build = build_layer(Target.host(), tmp_path, bytecode=False)
+    with zipfile.ZipFile(build.path) as archive:
+        names = archive.namelist()
+    assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n]
+    assert f"{build.target.site_packages}/aiolambda/_core/bootstrap.py" in names
+    assert build.compiled_by is None
+
+
+def test_aiohttp_transport_adds_aiohttp_and_its_dependencies(tmp_path: Path) -> None:
+    build = build_layer(Target.host(), tmp_path, transport="aiohttp")
+    site = f"{build.target.site_packages}/"
+    with zipfile.ZipFile(build.path) as archive:
+        names = archive.namelist()
+    tops = {PurePosixPath(n[len(site) :]).parts[0] for n in names if n.startswith(site)}
+    assert {"aiohttp", "multidict", "yarl", "aiolambda", "orjson", "uvloop"} <= tops
+    assert not [n for n in names if PurePosixPath(n).name.startswith("_testcapi")]
+    assert f"{site}aiolambda/_core/transport_aiohttp.py" in names
+    assert build.transport == "aiohttp"
+
+
+def test_a_layer_for_python_3_12_is_reproducible_byte_for_byte(tmp_path: Path) -> None:
+    target = Target("3.12", Target.host().arch)
+    try:
+        find_compiler(target)
+    except LayerError:
+        pytest.skip("no Python 3.12 interpreter on this machine")
+    snapshot = tmp_path / "aiolambda"
+    shutil.copytree(Path(aiolambda.__file__).parent, snapshot)
+    first = build_layer(target, tmp_path / "first", package_dir=snapshot)
+    second = build_layer(target, tmp_path / "second", package_dir=snapshot)
+    assert first.compiled_by is not None
+    assert second.path.read_bytes() == first.path.read_bytes()
+    # The figure the cold-start work aims at (issue 13): the default layer stays small.
+    assert first.zipped_bytes <= 1.5 * 1024 * 1024

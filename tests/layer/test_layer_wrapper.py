@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from tests.lambda_env import lambda_environ
+
 HANDLERS_DIR = Path(__file__).resolve().parent / "handlers"
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
 
@@ -59,7 +61,8 @@ def _stock_bootstrap(directory: Path) -> Path:
 
 
 def _lambda_env(opt: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"AIOLAMBDA_OPT_DIR", "PYTHONPATH"}}
+    env = lambda_environ()
+    env.pop("PYTHONPATH", None)  # the wrapper sets what the runtime needs
     env.update(
         AWS_LAMBDA_EXEC_WRAPPER=str(opt / "aiolambda"),
         AWS_EXECUTION_ENV=f"AWS_Lambda_python{VERSION}",
@@ -250,3 +253,169 @@ async def test_layer_alone_supplies_the_runtime_to_another_python(
     assert Path(body["aiolambda"]).is_relative_to(site), body["aiolambda"]
     assert Path(body["orjson"]).is_relative_to(site), body["orjson"]
     assert body["sys_path"] == [str(HANDLERS_DIR), str(site), str(opt / "python")]
+
+
+# -- flags, options, symlinks and misuse ------------------------------------------------------
+
+# Records the arguments it was started with, under a name the wrapper takes for an interpreter.
+FAKE_INTERPRETER = """\
+#!/bin/sh
+for arg in "$@"; do printf '%s\\0' "$arg"; done > "$FAKE_PYTHON3_MARKER"
+"""
+
+
+def _fake_interpreter(tmp_path: Path) -> tuple[Path, Path]:
+    fake = tmp_path / "bin" / f"python{VERSION}"
+    fake.parent.mkdir(exist_ok=True)
+    fake.write_text(FAKE_INTERPRETER)
+    fake.chmod(0o755)
+    return fake, tmp_path / "interpreter-args"
+
+
+def _run_wrapper(
+    wrapper: Path, args: list[str], env: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(wrapper), *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize("value", ["1", "true", "TRUE", "yes", "On"])
+def test_every_true_spelling_of_aiolambda_disable_runs_the_stock_bootstrap(
+    host_opt: Path, tmp_path: Path, value: str
+) -> None:
+    stock = _stock_bootstrap(tmp_path)
+    options = ["-X", "utf8", "-W", "ignore::DeprecationWarning"]
+    done = _run_wrapper(
+        host_opt / "aiolambda",
+        [sys.executable, *options, str(stock)],
+        _lambda_env(host_opt, AIOLAMBDA_DISABLE=value),
+    )
+    assert done.returncode == 0, done.stderr
+    ran = json.loads((tmp_path / "stock-ran.json").read_text())
+    assert ran["argv"] == [str(stock)]
+    assert ran["opt_dir"] is None
+
+
+@pytest.mark.parametrize("value", ["", "0", "false", "No", "off"])
+def test_false_spellings_of_aiolambda_disable_keep_aiolambda(
+    host_opt: Path, tmp_path: Path, value: str
+) -> None:
+    fake, marker = _fake_interpreter(tmp_path)
+    env = _lambda_env(host_opt, AIOLAMBDA_DISABLE=value, FAKE_PYTHON3_MARKER=str(marker))
+    done = _run_wrapper(host_opt / "aiolambda", [str(fake), str(_stock_bootstrap(tmp_path))], env)
+    assert done.returncode == 0, done.stderr
+    assert marker.read_text().split("\0")[:2] == ["-P", "-c"]
+
+
+def test_a_bad_aiolambda_disable_value_is_one_clear_line(host_opt: Path, tmp_path: Path) -> None:
+    done = _run_wrapper(
+        host_opt / "aiolambda",
+        [sys.executable, str(_stock_bootstrap(tmp_path))],
+        _lambda_env(host_opt, AIOLAMBDA_DISABLE="maybe"),
+    )
+    assert done.returncode == 2
+    assert done.stderr == "aiolambda: AIOLAMBDA_DISABLE=maybe: use 1 or 0\n"
+    assert not (tmp_path / "stock-ran.json").exists()
+
+
+def test_interpreter_options_and_a_runner_module_are_passed_through(
+    host_opt: Path, tmp_path: Path
+) -> None:
+    # What SAM's debug bootstrap runs: python -Xfrozen_modules=off -m debugpy ... bootstrap.py
+    fake, marker = _fake_interpreter(tmp_path)
+    options = ["-Xfrozen_modules=off", "-X", "utf8", "-m", "debugpy", "--listen", "0.0.0.0:5678"]
+    env = _lambda_env(host_opt, FAKE_PYTHON3_MARKER=str(marker))
+    done = _run_wrapper(
+        host_opt / "aiolambda", [str(fake), *options, "/var/runtime/bootstrap.py"], env
+    )
+    assert done.returncode == 0, done.stderr
+    args = marker.read_text().split("\0")[:-1]
+    assert args[: len(options) + 2] == ["-P", *options, "-c"]
+    assert "from aiolambda._core.bootstrap import main" in args[-1]
+    assert len(args) == len(options) + 3
+
+
+def test_interpreter_options_reach_the_real_interpreter(host_opt: Path, tmp_path: Path) -> None:
+    env = _lambda_env(host_opt)
+    env.pop("AWS_LAMBDA_RUNTIME_API", None)  # so main() stops at once, after the imports
+    done = _run_wrapper(
+        host_opt / "aiolambda",
+        [sys.executable, "-X", "importtime", str(_stock_bootstrap(tmp_path))],
+        env,
+    )
+    assert done.returncode == 2
+    assert "import time:" in done.stderr  # -X importtime took effect
+    assert "| aiolambda._core.bootstrap" in done.stderr
+    assert done.stderr.rstrip().endswith(
+        "AWS_LAMBDA_RUNTIME_API is not set: aiolambda runs as "
+        "a Lambda runtime (use 'aiolambda serve' or 'aiolambda invoke' to run a function locally)"
+    )
+
+
+@pytest.mark.parametrize("relative", [False, True])
+def test_wrapper_started_through_a_symlink_finds_its_layer(
+    host_opt: Path, tmp_path: Path, relative: bool
+) -> None:
+    links = tmp_path / "links"
+    links.mkdir()
+    first = links / "aiolambda-link"
+    second = links / "chained"
+    target = host_opt / "aiolambda"
+    first.symlink_to(os.path.relpath(target, links) if relative else target)
+    second.symlink_to(first.name)  # a chain, relative to the link's own directory
+    env = _lambda_env(host_opt)
+    env.pop("AWS_LAMBDA_RUNTIME_API", None)
+    done = _run_wrapper(second, [sys.executable, str(_stock_bootstrap(tmp_path))], env)
+    # The layer was found (no "this layer has no packages"), so aiolambda itself ran.
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("aiolambda: AWS_LAMBDA_RUNTIME_API is not set"), done.stderr
+
+
+def test_a_first_argument_that_is_not_an_interpreter_is_refused(
+    host_opt: Path, tmp_path: Path
+) -> None:
+    stock = _stock_bootstrap(tmp_path)
+    done = _run_wrapper(host_opt / "aiolambda", [str(stock)], _lambda_env(host_opt))
+    assert done.returncode == 126
+    assert done.stderr == (
+        f"aiolambda: expected a Python interpreter as the first argument, got '{stock}'\n"
+    )
+    assert not (tmp_path / "stock-ran.json").exists()
+
+
+@pytest.mark.parametrize("through", ["wrapper", "python -m aiolambda"])
+async def test_the_collector_is_on_for_the_handler(
+    host_opt: Path, tmp_path: Path, through: str
+) -> None:
+    """The runtime imports with the collector off; the handler's module and calls never do."""
+    emulator = _emulator_class()
+    wrapper = host_opt / "aiolambda"
+    if through == "wrapper":
+        bootstrap = [str(wrapper), sys.executable, str(_stock_bootstrap(tmp_path))]
+    else:
+        bootstrap = [sys.executable, "-m", "aiolambda"]
+    async with emulator(
+        "gc_probe.handler",
+        task_root=HANDLERS_DIR,
+        bootstrap=bootstrap,
+        env={"AWS_LAMBDA_EXEC_WRAPPER": str(wrapper)},
+        timeout=30,
+        init_timeout=30,
+    ) as emu:
+        result = await emu.invoke({})
+    assert result.function_error is None, result.payload
+    assert result.json() == {"at_import": True, "in_handler": True}
+
+
+def test_aiohttp_transport_without_aiohttp_in_the_layer_is_one_clear_line(
+    other_python_opt: tuple[str, Path], tmp_path: Path
+) -> None:
+    interpreter, opt = other_python_opt  # a Python with nothing installed: only the layer
+    env = _lambda_env(opt, AIOLAMBDA_TRANSPORT="aiohttp", AWS_LAMBDA_RUNTIME_API="127.0.0.1:9")
+    done = _run_wrapper(opt / "aiolambda", [interpreter, str(_stock_bootstrap(tmp_path))], env)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == (
+        "aiolambda: AIOLAMBDA_TRANSPORT=aiohttp but aiohttp is not installed "
+        "(build the layer with: aiolambda layer build --transport aiohttp)\n"
+    )

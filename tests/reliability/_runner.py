@@ -26,6 +26,7 @@ from aiolambda._core.handler import Handler, is_async_callable
 from aiolambda._core.invocation import Invoker, SyncExecutor
 from aiolambda._core.logs import LogSink
 from aiolambda._core.runtime import Runtime
+from tests.lambda_env import lambda_environ
 
 TRANSPORTS = ("lean", "aiohttp")
 REPO = Path(__file__).resolve().parents[2]
@@ -116,22 +117,14 @@ async def serving(
 
 def child_env(api: str, handler: str, **extra: str) -> dict[str, str]:
     """Environment for ``python -m aiolambda`` as a child process against ``api``."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("AWS_", "_LAMBDA", "AIOLAMBDA_")) and key != "_HANDLER"
-    }
-    env.update(
-        {
-            "AWS_LAMBDA_RUNTIME_API": api,
-            "_HANDLER": handler,
-            "LAMBDA_TASK_ROOT": str(FIXTURES),
-            "AWS_LAMBDA_FUNCTION_NAME": "reliability",
-            "PYTHONPATH": str(REPO),
-            **extra,
-        }
+    return lambda_environ(
+        runtime_api=api,
+        handler=handler,
+        task_root=str(FIXTURES),
+        function_name="reliability",
+        PYTHONPATH=str(REPO),
+        **extra,
     )
-    return env
 
 
 async def spawn(env: Mapping[str, str]) -> asyncio.subprocess.Process:

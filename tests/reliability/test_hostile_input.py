@@ -158,9 +158,9 @@ def sync_returning_coroutine() -> Callable[..., Any]:
 
 @dataclass(frozen=True)
 class Expect:
-    kind: str  # response | error | exit | dropped | unanswered
+    kind: str  # response | error | exit | exits | dropped | unanswered
     error_type: str = ""
-    check: Callable[[Any], bool] | None = None  # on the parsed answer body
+    check: Any = None  # on the parsed answer body; for "exits", the exit status
 
 
 @dataclass(frozen=True)
@@ -394,9 +394,12 @@ CASES = [
     Case(
         "raises KeyboardInterrupt", error("KeyboardInterrupt"), handler=raising(KeyboardInterrupt)
     ),
-    Case("calls sys.exit(3)", error("SystemExit"), handler=raising(lambda: SystemExit(3))),
+    # sys.exit() ends the runtime with its status, unanswered, as under awslambdaric.
+    Case("calls sys.exit(3)", Expect("exits", check=3), handler=raising(lambda: SystemExit(3))),
     Case(
-        "sync handler calls sys.exit", error("SystemExit"), handler=raising(SystemExit, sync=True)
+        "sync handler calls sys.exit",
+        Expect("exits", check=0),
+        handler=raising(SystemExit, sync=True),
     ),
     Case("raises GeneratorExit", error("GeneratorExit"), handler=raising(GeneratorExit)),
     Case("raises a BaseException subclass", error("Escapee"), handler=raising(Escapee)),
@@ -470,6 +473,11 @@ async def test_hostile_input(case: Case, transport: str) -> None:
         (line,) = [line for line in r.log_lines if "unusable request id" in line]
         assert "\r" not in line and "\n" not in line and len(line) < 300
         assert server.delivered == ["h"]
+        return
+    if expect.kind == "exits":  # the handler called sys.exit(): nothing posted for it
+        assert code == expect.check
+        assert [post.request_id for post in posts] == [], posts
+        assert server.delivered == [case.request_id]
         return
     assert code == 0
     if expect.kind == "dropped":

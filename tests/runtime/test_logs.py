@@ -35,6 +35,8 @@ async def test_runtime_errors_and_context_log_are_single_frames(transport: str) 
     assert "line one\nline two" in raw  # one frame, newline kept inside it
     (error,) = [msg for kind, msg in frames if kind == TEXT | ERROR_MASK]
     assert error.startswith("[ERROR] ValueError: multi\nline message\nTraceback")
+    # Traceback lines indented with NO-BREAK SPACEs, as awslambdaric writes them.
+    assert "\n\u00a0\u00a0File " in error and "\n  File " not in error
     assert "test_logs.py" in error
 
 
@@ -82,7 +84,10 @@ def test_json_format_carries_exceptions() -> None:
     doc = json.loads(JsonFormatter().format(record))
     assert doc["errorType"] == "KeyError"
     assert doc["errorMessage"] == "'k'"
-    assert doc["stackTrace"][0].startswith("Traceback")
+    # awslambdaric's shape: one entry per frame (traceback.format_tb), no "Traceback" line.
+    (frame,) = doc["stackTrace"]
+    assert frame.startswith('  File "') and 'raise KeyError("k")' in frame
+    assert doc["location"].endswith(":1")
 
 
 def test_sink_frames_levels_and_redacts() -> None:

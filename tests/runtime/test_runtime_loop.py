@@ -81,27 +81,71 @@ async def test_handler_exception_is_structured_error(transport: str) -> None:
         assert r.emu.next_calls >= 2
 
 
-async def test_sys_exit_and_keyboard_interrupt_fail_only_their_invocation(transport: str) -> None:
-    import sys
-
+async def test_keyboard_interrupt_fails_only_its_invocation(transport: str) -> None:
     async def handler(event: Any, context: Any) -> Any:
-        if event == "exit":
-            sys.exit(3)
         if event == "kbd":
             raise KeyboardInterrupt
         return "fine"
 
+    async with running(handler, transport=transport) as r:
+        assert (await r.emu.invoke(b'"kbd"')).json()["errorType"] == "KeyboardInterrupt"
+        assert (await r.emu.invoke(b'"ok"')).json() == "fine"
+
+
+def _answers(r: Any) -> list[str]:
+    return [q.path for q in r.emu.requests if q.path.endswith(("/response", "/error"))]
+
+
+async def test_sys_exit_ends_the_runtime_unanswered_like_awslambdaric(transport: str) -> None:
+    """sys.exit() in a handler: the process exits with its status, the invocation is left
+    for Lambda to answer (Runtime.ExitError), as under awslambdaric (README: Compatibility)."""
+    import sys
+
+    async def handler(event: Any, context: Any) -> Any:
+        sys.exit(3)
+
     def sync_handler(event: Any, context: Any) -> Any:
         sys.exit("from a thread")
 
-    async with running(handler, transport=transport) as r:
-        assert (await r.emu.invoke(b'"exit"')).json()["errorType"] == "SystemExit"
-        assert (await r.emu.invoke(b'"kbd"')).json()["errorType"] == "KeyboardInterrupt"
-        assert (await r.emu.invoke(b'"ok"')).json() == "fine"
-    async with running(sync_handler, transport=transport) as r:
-        res = await r.emu.invoke(b'"x"')
-        assert res.json()["errorType"] == "SystemExit"
-        assert res.json()["errorMessage"] == "from a thread"
+    for func, status in ((handler, 3), (sync_handler, 1)):
+        async with running(func, transport=transport, timeout=30) as r:
+            pending = asyncio.ensure_future(r.emu.invoke(b'"x"'))
+            try:
+                assert await asyncio.wait_for(asyncio.shield(r.task), 10) == status
+                assert _answers(r) == []
+            finally:
+                pending.cancel()
+                await asyncio.gather(pending, return_exceptions=True)
+
+
+async def test_sys_exit_under_concurrency_lets_the_others_finish(transport: str) -> None:
+    import sys
+
+    release = asyncio.Event()
+    started = asyncio.Event()
+
+    async def handler(event: Any, context: Any) -> Any:
+        if event == "exit":
+            await started.wait()
+            sys.exit(4)
+        started.set()
+        await release.wait()
+        return "finished"
+
+    async with running(handler, transport=transport, timeout=30, concurrency=2) as r:
+        slow = asyncio.ensure_future(r.emu.invoke(b'"slow"'))
+        leaving = asyncio.ensure_future(r.emu.invoke(b'"exit"'))
+        try:
+            await asyncio.wait_for(started.wait(), 10)
+            release.set()
+            # The runtime answers the invocation still in flight before it exits.
+            assert (await asyncio.wait_for(slow, 10)).json() == "finished"
+            assert await asyncio.wait_for(asyncio.shield(r.task), 10) == 4
+            assert len(_answers(r)) == 1
+        finally:
+            for fut in (slow, leaving):
+                fut.cancel()
+            await asyncio.gather(slow, leaving, return_exceptions=True)
 
 
 async def test_handler_cancelling_itself_is_an_error_not_a_crash(transport: str) -> None:

@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 
+from tests.lambda_env import scrubbed
+
 # (ssl is not listed: asyncio itself imports it.)
 HEAVY = ("aiohttp", "aiolambda.emulator", "aiolambda.cli", "multidict", "yarl")
 
@@ -25,6 +27,7 @@ def _run(code: str) -> tuple[list[str], str]:
         text=True,
         timeout=60,
         check=True,
+        env=scrubbed(),  # as Lambda starts it: no PYTHONDONTWRITEBYTECODE and the like
     )
     return json.loads(done.stdout), done.stderr
 

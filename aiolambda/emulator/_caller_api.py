@@ -1,0 +1,85 @@
+"""What the emulator's caller-facing endpoints share: Invoke, InvokeWithResponseStream, URL.
+
+Request limits, the Lambda service's error shape, the JSON check Lambda applies to an
+Invoke payload before any environment sees it, and the log tail.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from typing import TYPE_CHECKING, Any, Final
+
+from aiohttp import web
+
+from aiolambda._core import protocol as p
+
+if TYPE_CHECKING:
+    from aiolambda.emulator._types import InvokeResult
+
+LOG_TAIL_BYTES: Final = 4 * 1024
+# The Invoke API caps request payloads at 6 MB (RAPID's 6 MiB + 100 B on the runtime side).
+MAX_REQUEST_BYTES: Final = p.MAX_PAYLOAD_BYTES
+# How much of an oversized request body is read (and dropped) before the 413.
+DISCARD_CAP: Final = 64 * 1024 * 1024
+
+
+def aws_error(status: int, error_type: str, message: str) -> web.Response:
+    """An error in the Lambda service's REST-JSON shape, which boto3 turns into ClientError."""
+    body = json.dumps({"Type": "User", "message": message})
+    headers = {"x-amzn-ErrorType": error_type, "x-amzn-RequestId": str(uuid.uuid4())}
+    return web.Response(status=status, text=body, content_type=p.CT_JSON, headers=headers)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"Non-standard token '{name}'")
+
+
+def json_problem(body: bytes) -> str | None:
+    """Why ``body`` is not a JSON document (UTF-8, no NaN/Infinity), or None if it is."""
+    try:
+        json.loads(body.decode("utf-8"), parse_constant=_reject_constant)
+    except UnicodeDecodeError as exc:
+        return f"Invalid UTF-8 byte 0x{body[exc.start]:02x} at offset {exc.start}"
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def invalid_payload(body: bytes) -> web.Response | None:
+    """Lambda's 400 for an Invoke payload that is not JSON, or None when it is JSON.
+
+    Lambda parses the payload before it picks an environment, so the function never
+    sees it (RIE, unlike Lambda, passes it on to the runtime).
+    """
+    problem = json_problem(body)
+    if problem is None:
+        return None
+    return aws_error(
+        400,
+        "InvalidRequestContentException",
+        f"Could not parse request body into json: Could not parse payload into json: {problem}",
+    )
+
+
+async def read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The body, or None when it is over ``limit``.
+
+    An oversized body is still read to the end (up to a sanity cap): answering while
+    the client is mid-upload makes it see a reset instead of our 413, and retry.
+    """
+    data = bytearray()
+    seen = 0
+    async for chunk in request.content.iter_chunked(256 * 1024):
+        seen += len(chunk)
+        if seen <= limit:
+            data += chunk
+        elif seen > DISCARD_CAP:
+            break
+    return bytes(data) if seen <= limit else None
+
+
+def log_tail(result: InvokeResult) -> str:
+    """``LogType=Tail``'s answer: the last 4 KB of the invocation's log, base64."""
+    return base64.b64encode(result.logs.encode()[-LOG_TAIL_BYTES:]).decode()
