@@ -283,6 +283,8 @@ class RunResult:
     mock_cpu_s: float = 0.0  # the mock's CPU time over the same span
     pss_kb: int = 0  # proportional set size summed over the group when the run ended
     processes: int = 0  # live processes in the contender's group when the run ended
+    warm_n: int = 0  # answers after ``full_at`` were first in flight (run_once's full_at)
+    warm_elapsed_s: float = 0.0  # ... and the time they took
 
     @property
     def us_per_inv(self) -> float:
@@ -335,13 +337,18 @@ def run_once(
     handler: str | None = None,
     stop_signals: Sequence[int] = (),
     capture_output: bool = False,
+    full_at: int = 0,
     mock_args: Sequence[str] = (),
 ) -> RunResult:
-    """Serve ``n`` invocations of ``event`` to a fresh ``contender`` process."""
+    """Serve ``n`` invocations of ``event`` to a fresh ``contender`` process.
+
+    ``full_at``: also time the part of the run after ``full_at`` invocations were
+    first in flight at once (``warm_n`` answers in ``warm_elapsed_s``).
+    """
     mock = subprocess.Popen(
         [
             *(PYTHON, str(MOCK), "--n", str(n), "--event-file", event.path),
-            *("--timeout", str(timeout_s), *mock_args),
+            *("--timeout", str(timeout_s), "--full", str(full_at), *mock_args),
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -407,6 +414,12 @@ def run_once(
             # bash's own figure would leave out its curl children, where its work is.
             client_cpu_s=0.0 if contender.is_bash else res.get("client_cpu_ns", 0) / 1e9,
             mock_cpu_s=res.get("mock_cpu_ns", 0) / 1e9,
+            warm_n=n - res.get("answered_at_full", 0) if res.get("full_ns") else 0,
+            warm_elapsed_s=(
+                (res["first_next_ns"] + res["elapsed_ns"] - res["full_ns"]) / 1e9
+                if res.get("full_ns")
+                else 0.0
+            ),
         )
     finally:
         if proc is not None:

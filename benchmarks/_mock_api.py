@@ -93,6 +93,8 @@ class MockResult:
     max_in_flight: int
     client_cpu_ns: int = 0  # the contender's CPU time (user + system) over the timed span
     mock_cpu_ns: int = 0  # this server's own CPU time over the timed span
+    full_ns: int = 0  # when ``full`` invocations were first in flight at once (0: never/unset)
+    answered_at_full: int = 0  # answers received by then
 
     @property
     def elapsed_ns(self) -> int:
@@ -110,9 +112,11 @@ class MockRuntimeAPI:
         content_type: str = proto.CT_JSON,
         timeout_s: float = 120.0,
         request_ids: Sequence[str] | None = None,
+        full: int = 0,
         expect: dict[str, object] | None = None,
     ) -> None:
         self.n = n
+        self._full = full  # record when this many are in flight: the contender is warm
         self.event = event
         # Answers that are not echoes (an HTTP handler's): the keys every answer must have.
         self._expect = expect
@@ -150,6 +154,8 @@ class MockRuntimeAPI:
         self._max_in_flight = 0
         self._first_next_ns = 0
         self._last_answer_ns = 0
+        self._full_ns = 0
+        self._answered_at_full = 0
         self.client_pid: int | None = None  # set by the harness to measure the contender's CPU
         self._cpu_at_first = (0, 0)
         self._cpu_at_last = (0, 0)
@@ -212,6 +218,8 @@ class MockRuntimeAPI:
                 max_in_flight=self._max_in_flight,
                 client_cpu_ns=self._cpu_at_last[0] - self._cpu_at_first[0],
                 mock_cpu_ns=self._cpu_at_last[1] - self._cpu_at_first[1],
+                full_ns=self._full_ns,
+                answered_at_full=self._answered_at_full,
             )
         )
 
@@ -230,6 +238,9 @@ class MockRuntimeAPI:
         in_flight = self._handed - self._count
         if in_flight > self._max_in_flight:
             self._max_in_flight = in_flight
+            if self._full and in_flight >= self._full and not self._full_ns:
+                self._full_ns = time.perf_counter_ns()
+                self._answered_at_full = self._count
         conn.transport.writelines((self._heads[i], self.event))
 
     def on_response(self, conn: _Connection, request_id: bytes, body: bytes) -> None:
@@ -430,7 +441,7 @@ class _Connection(asyncio.Protocol):
 async def _serve(args: argparse.Namespace) -> None:
     event = Path(args.event_file).read_bytes()
     expect = json.loads(Path(args.expect_file).read_bytes()) if args.expect_file else None
-    api = MockRuntimeAPI(args.n, event, timeout_s=args.timeout, expect=expect)
+    api = MockRuntimeAPI(args.n, event, timeout_s=args.timeout, full=args.full, expect=expect)
     port = await api.start("127.0.0.1", args.port)
     print(json.dumps({"port": port}), flush=True)
     loop = asyncio.get_running_loop()
@@ -467,6 +478,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--event-file", required=True, help="file holding the event bytes")
     parser.add_argument("--timeout", type=float, default=120.0, help="fail the run after this")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument(
+        "--full", type=int, default=0, help="record when this many are first in flight"
+    )
     parser.add_argument(
         "--expect-file", help="JSON object whose keys every answer must have (not an echo)"
     )

@@ -42,7 +42,13 @@ LEVELS = (1, 16, 64, 256)
 
 
 def _run(
-    contender: h.Contender, n_conc: int, rounds: int, where: h.Placement, handler: str
+    contender: h.Contender,
+    n_conc: int,
+    rounds: int,
+    where: h.Placement,
+    handler: str,
+    env: dict[str, str] | None = None,
+    full_at: int = 0,
 ) -> h.RunResult:
     total = n_conc * rounds
     with h.EventFile(h.TINY_EVENT) as event:
@@ -52,10 +58,19 @@ def _run(
             total,
             where,
             size_key=f"N={n_conc}",
-            timeout_s=30 + 10 * rounds * SLEEP_S,
-            env_extra={"AWS_LAMBDA_MAX_CONCURRENCY": str(n_conc)},
+            timeout_s=60 + 10 * rounds * SLEEP_S,
+            env_extra={"AWS_LAMBDA_MAX_CONCURRENCY": str(n_conc), **(env or {})},
             handler=handler,
+            full_at=full_at,
         )
+
+
+# Sync handlers (blocking time.sleep(0.05)): the default, one process per concurrent
+# invocation, and the opt-in, threads in one process.
+SYNC_MODES = {
+    "processes (default)": {},
+    "threads (AIOLAMBDA_SYNC_THREADS=1)": {"AIOLAMBDA_SYNC_THREADS": "1"},
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,12 +81,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=None, help="repetitions (default 3)")
     parser.add_argument("--split-cpu", action="store_true", help="mock and runtime on two CPUs")
     parser.add_argument("--ric-max", type=int, default=64, help="largest N for awslambdaric's mode")
+    parser.add_argument("--sync-levels", default="16,64", help="N for sync handlers ('' skips)")
+    parser.add_argument(
+        "--sync-rounds", type=int, default=None, help="invocations per slot, sync (default 60)"
+    )
     parser.add_argument("--out", type=Path, default=h.HERE / "results")
     parser.add_argument("--tag", default=None, help="file stem (concurrency[-split])")
     args = parser.parse_args(argv)
     rounds = args.rounds or (5 if args.quick else 20)
     reps = args.reps or (1 if args.quick else 3)
     levels = [int(x) for x in args.levels.split(",")]
+    sync_levels = [int(x) for x in args.sync_levels.split(",") if x]
+    sync_rounds = args.sync_rounds or (10 if args.quick else 60)
     where = h.placement(args.split_cpu)
     subject = h.CONTENDER_BY_KEY["aiolambda"]
     ric = h.CONTENDER_BY_KEY["awslambdaric"]
@@ -92,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         log(f"one awslambdaric process: {one_ric_kb / 1024:.1f} MB peak RSS")
 
     runs: dict[int, list[h.RunResult]] = {n: [] for n in levels}
+    sync_runs: dict[tuple[str, int], list[h.RunResult]] = {
+        (mode, n): [] for mode in SYNC_MODES for n in sync_levels
+    }
     ric_runs: dict[int, h.RunResult] = {}
     failures: list[str] = []
     for rep in range(reps):
@@ -110,6 +134,23 @@ def main(argv: list[str] | None = None) -> int:
             )
             if not r.ok:
                 failures.append(f"aiolambda N={n_conc}: {r.error}")
+        for mode, env in SYNC_MODES.items():
+            for n_conc in sync_levels:
+                r = _run(subject, n_conc, sync_rounds, where, "sleep_sync.handler", env, n_conc)
+                sync_runs[mode, n_conc].append(r)
+                tput = r.n / r.elapsed_s if r.ok and r.elapsed_s else 0.0
+                log(
+                    f"  rep {rep + 1}/{reps} sync {mode} N={n_conc:<4} "
+                    + (
+                        f"{tput:8.0f} inv/s ({tput / (n_conc / SLEEP_S):.1%} of ideal), "
+                        f"warm {_warm(r) / (n_conc / SLEEP_S):.1%}, "
+                        f"{r.processes} processes, {r.peak_rss_kb / 1024:.1f} MB"
+                        if r.ok
+                        else f"FAILED: {r.error}"
+                    )
+                )
+                if not r.ok:
+                    failures.append(f"aiolambda sync {mode} N={n_conc}: {r.error}")
     if not ric.available():
         for n_conc in levels:
             if n_conc > args.ric_max:
@@ -127,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             )
 
     md = render(args, levels, rounds, reps, where, runs, ric_runs, one_ric_kb, started)
+    md += "\n" + render_sync(sync_runs, sync_rounds, one_ric_kb)
     args.out.mkdir(parents=True, exist_ok=True)
     tag = args.tag or ("concurrency-split" if args.split_cpu else "concurrency")
     (args.out / f"{tag}.md").write_text(md + "\n")
@@ -137,6 +179,9 @@ def main(argv: list[str] | None = None) -> int:
         "one_awslambdaric_peak_rss_kb": one_ric_kb,
         "aiolambda": {str(n): [asdict(r) for r in rs] for n, rs in runs.items()},
         "awslambdaric_multi": {str(n): asdict(r) for n, r in ric_runs.items()},
+        "aiolambda_sync": {
+            f"{mode} N={n}": [asdict(r) for r in rs] for (mode, n), rs in sync_runs.items()
+        },
     }
     (args.out / f"{tag}.json").write_text(json.dumps(data, indent=1))
     print(md)
@@ -229,6 +274,46 @@ def render(
         "the cross-check table shows the PSS of awslambdaric's real N-process mode."
     )
     return "\n".join(out)
+
+
+def render_sync(
+    sync_runs: dict[tuple[str, int], list[h.RunResult]], rounds: int, one_ric_kb: int
+) -> str:
+    """The sync-handler table: one process per concurrent invocation vs threads."""
+    if not sync_runs:
+        return ""
+    out = [
+        "## Sync handlers (`time.sleep(0.05)`)\n",
+        f"Same mock, {rounds} invocations per slot, median of the runs. *inv/s* counts from "
+        "the first `/next` to the last answer, so in processes mode it includes the init of "
+        "the N − 1 workers, which start after the first process's init (all pinned to the "
+        "runtime's one CPU); *warm* counts from the moment N invocations were first in "
+        "flight. Memory is summed over the runtime's process group.\n",
+        "| mode | N | inv/s | % of ideal | warm % of ideal | processes | Σ peak RSS MB "
+        "| Σ PSS MB | MB per process (PSS) | N × one awslambdaric MB |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (mode, n_conc), rs in sync_runs.items():
+        ok = [r for r in rs if r.ok]
+        if not ok:
+            out.append(f"| {mode} | {n_conc} | FAILED | | | | | | | |")
+            continue
+        tput = h.median([r.n / r.elapsed_s for r in ok])
+        rss = h.median([r.peak_rss_kb / 1024 for r in ok])
+        pss = h.median([r.pss_kb / 1024 for r in ok])
+        procs = max(r.processes for r in ok)
+        warm = h.median([_warm(r) for r in ok]) / (n_conc / SLEEP_S)
+        out.append(
+            f"| {mode} | {n_conc} | {tput:,.0f} | {tput / (n_conc / SLEEP_S):.1%} "
+            f"| {warm:.1%} | {procs} "
+            f"| {rss:,.0f} | {pss:,.0f} | {pss / max(procs, 1):.1f} "
+            f"| {n_conc * one_ric_kb / 1024:,.0f} |".replace(",", " ")
+        )
+    return "\n".join(out) + "\n"
+
+
+def _warm(r: h.RunResult) -> float:
+    return r.warm_n / r.warm_elapsed_s if r.warm_elapsed_s else 0.0
 
 
 def _cpu_txt(runs: list[h.RunResult]) -> str:

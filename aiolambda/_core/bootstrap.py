@@ -22,9 +22,12 @@ from typing import TYPE_CHECKING
 from aiolambda._core import protocol as p
 from aiolambda._core.config import ConfigError, RuntimeConfig
 from aiolambda._core.errors import InitError, Redactor, from_exception, from_fault
+from aiolambda._core.executors import abandoned_threads
 from aiolambda._core.handler import Handler, load_handler
 from aiolambda._core.hooks import run_init_hooks
+from aiolambda._core.isolation import Zygote
 from aiolambda._core.logs import LogSink, configure_logging, format_error_for_log, unbuffer_stdio
+from aiolambda._core.wrappers import check_wrappers
 
 if TYPE_CHECKING:
     import argparse  # only the CLI's `aiolambda run` passes a parser; ~5 ms to import
@@ -67,6 +70,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     workers = _start_workers(config, args) if config.workers > 1 else []
     if workers:
         config = config._replace(max_concurrency=_share(config, 0))
+    zygote = None
+    if config.max_concurrency > 1 and not config.sync_threads and not config.snapstart:
+        # Before the handler is imported: if it is sync, workers are forked from here.
+        # (A SnapStart snapshot holds one process: there a sync handler uses threads.)
+        zygote = Zygote.fork()
+        if zygote is None:  # this is such a worker: one invocation at a time
+            workers = []
+            # The first process registers the SIGTERM extension and passes SIGTERM on.
+            config = config._replace(max_concurrency=1, enable_sigterm=False)
     # Both AWS runtime clients drop these so the function's own subprocesses don't inherit them.
     os.environ.pop(p.ENV_TELEMETRY_FD, None)
     os.environ.pop(p.ENV_TELEMETRY_SOCKET, None)
@@ -84,9 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     sink = LogSink(config.telemetry_fd, json=config.log_format == "JSON", redact=redact)
     configure_logging(sink, json=config.log_format == "JSON", level=config.log_level)
     with asyncio.Runner(loop_factory=_loop_factory(config.loop)) as runner:
-        code = runner.run(_serve(config, sink, redact))
+        code = runner.run(_serve(config, sink, redact, zygote))
     code = max(code, _stop_workers(workers))
-    if code != 0:
+    if code != 0 or abandoned_threads():
         sys.stdout.flush()
         sys.stderr.flush()
         # A handler thread that outlived its timeout would block interpreter shutdown.
@@ -94,7 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-async def _serve(config: RuntimeConfig, sink: LogSink, redact: Redactor) -> int:
+async def _serve(
+    config: RuntimeConfig, sink: LogSink, redact: Redactor, zygote: Zygote | None
+) -> int:
     # Imported here: the transport and runtime are not needed to print usage or config errors.
     from aiolambda._core.invocation import Invoker, SyncExecutor
     from aiolambda._core.runtime import Runtime
@@ -106,8 +120,17 @@ async def _serve(config: RuntimeConfig, sink: LogSink, redact: Redactor) -> int:
     gc.freeze()
     gc.enable()
     handler = await _load_or_report(config, sink, redact)
-    if handler is None:
-        return EXIT_INIT_ERROR
+    if handler is None or (zygote is not None and handler.is_async):
+        if zygote is not None:
+            zygote.dismiss()
+            zygote = None
+        if handler is None:
+            return EXIT_INIT_ERROR
+    concurrency = config.max_concurrency
+    if zygote is not None:
+        # A sync handler: one process per concurrent invocation, as AWS's Python runtime
+        # runs it. This one serves one invocation; the zygote forks the others.
+        config = config._replace(max_concurrency=1)
     executor = None if handler.is_async else SyncExecutor(config.max_concurrency)
     invoker = Invoker(config, handler, executor=executor, redact=redact, log_writer=sink.write_raw)
     init_complete = None
@@ -115,21 +138,31 @@ async def _serve(config: RuntimeConfig, sink: LogSink, redact: Redactor) -> int:
         from aiolambda._core.snapstart import SnapStart
 
         init_complete = SnapStart(config, sink, redact).complete_init
+    runtime = Runtime(config, invoker, sink, on_init_complete=init_complete)
     # Everything allocated so far lives as long as the process: keep the collector off it.
     # No gc.collect() first: import-time garbage is next to none, and a full collection
     # over everything the handler imported costs 4 ms at cold start (11 ms with boto3).
     gc.freeze()
+    if zygote is not None:
+        zygote.spawn(concurrency - 1, runtime)
+    code = EXIT_INIT_ERROR
     try:
-        return await Runtime(config, invoker, sink, on_init_complete=init_complete).serve()
+        code = await runtime.serve()
     finally:
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
+        if zygote is not None:
+            code = max(code, await zygote.stop())
+    return code
 
 
 async def _load_or_report(config: RuntimeConfig, sink: LogSink, redact: Redactor) -> Handler | None:
     """Import the handler inside the running loop, so module-level code may use it."""
     try:
         handler = load_handler(config.handler)
+        if handler.is_async:
+            for warning in check_wrappers(handler.func, handler.name, config.max_concurrency):
+                logging.getLogger("aiolambda").warning("%s", warning)
         await run_init_hooks()  # e.g. an ASGI app's lifespan startup (aiolambda.asgi)
         return handler
     except InitError as fault:

@@ -53,6 +53,9 @@ class RuntimeConfig(NamedTuple):
     opt_dir: str
     enable_sigterm: bool
     workers: int
+    sync_threads: bool
+    """``AIOLAMBDA_SYNC_THREADS``: sync handlers share one process in threads instead of
+    one process per concurrent invocation."""
     snapstart: bool = False
     """``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start``: run the restore flow after init."""
 
@@ -116,6 +119,7 @@ class RuntimeConfig(NamedTuple):
             opt_dir=environ.get("AIOLAMBDA_OPT_DIR", "/opt"),
             enable_sigterm=_flag(environ, "AIOLAMBDA_ENABLE_SIGTERM"),
             workers=workers,
+            sync_threads=_flag(environ, "AIOLAMBDA_SYNC_THREADS"),
             snapstart=snapstart,
         )
 

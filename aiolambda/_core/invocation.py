@@ -46,6 +46,7 @@ from aiolambda._core.errors import (
     from_exception,
     from_fault,
 )
+from aiolambda._core.executors import ExecutorGuard
 from aiolambda._core.handler import Handler
 from aiolambda._core.stream import Stream, encode_prelude
 from aiolambda.streaming import StreamingResponse
@@ -118,6 +119,7 @@ class Invoker:
         "_set_trace_env",
         "_streams",
         "closing",
+        "executor_guard",
         "unreclaimable",
         "watchdog",
     )
@@ -148,6 +150,13 @@ class Invoker:
         self.closing = False
         """Set by the runtime before it cancels its pollers for good."""
         self.watchdog = Watchdog()
+        self.executor_guard: ExecutorGuard | None = None
+        """The loop's default executor, replaced when a timeout leaves threads blocked in it."""
+
+    def install_default_executor(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Give ``loop`` a default executor that timed-out invocations cannot starve."""
+        if self.executor_guard is None:
+            self.executor_guard = ExecutorGuard(loop)
 
     async def run(
         self, inv: Invocation, task: asyncio.Task[Any] | None = None
@@ -314,6 +323,13 @@ class Invoker:
         return error
 
     def timeout_report(self, inv: Invocation) -> ErrorReport:
+        """The ``Function.Timeout`` error of ``inv``, which was cancelled at its deadline.
+
+        Threads it left blocked in the default executor must not starve the next
+        invocations: the guard gives the loop a fresh pool (or asks to retire)."""
+        guard = self.executor_guard
+        if guard is not None and not guard.after_timeout(inv.request_id):
+            self.unreclaimable = True  # too many threads left blocked: retire
         margin_ms = self._config.timeout_margin_ms
         message = (
             "Handler cancelled shortly before the invocation's deadline so that this error "

@@ -66,6 +66,7 @@ class Runtime:
     async def serve(self) -> int:
         """Run the pollers; returns the process exit code."""
         loop = asyncio.get_running_loop()
+        self._invoker.install_default_executor(loop)
         self._install_signal_handlers(loop)
         extension = None
         if self._config.enable_sigterm:

@@ -67,12 +67,18 @@ def test_config_is_frozen() -> None:
         ("AIOLAMBDA_TIMEOUT_MARGIN_MS", "-5", "must not be negative"),
         ("AIOLAMBDA_TRANSPORT", "curl", "choose one of lean, aiohttp"),
         ("AIOLAMBDA_LOOP", "trio", "choose one of auto, uvloop, asyncio"),
+        ("AIOLAMBDA_SYNC_THREADS", "maybe", "use 1 or 0"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str, needle: str) -> None:
     with pytest.raises(ConfigError, match=needle) as info:
         RuntimeConfig.from_environ(BASE | {name: value})
     assert name in str(info.value)
+
+
+def test_sync_threads_is_an_opt_in() -> None:
+    assert RuntimeConfig.from_environ(BASE).sync_threads is False
+    assert RuntimeConfig.from_environ(BASE | {"AIOLAMBDA_SYNC_THREADS": "1"}).sync_threads
 
 
 def test_unknown_log_level_is_ignored_not_fatal() -> None:

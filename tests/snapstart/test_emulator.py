@@ -114,6 +114,20 @@ async def test_concurrent_pollers_start_only_after_the_restore() -> None:
         assert results[0].json()["events"] == ["async-before", "async-after:db", "sync-after"]
 
 
+async def test_sync_handler_under_snapstart_serves_concurrency_from_the_restored_process() -> (
+    None
+):
+    # One snapshot, one restore: no process per invocation (as without SnapStart), the N
+    # invocations run in threads of the process whose hooks ran.
+    emu = snap_emulator("aiolambda", "fn.snap_hooks.handler", concurrency=3)
+    async with emu:
+        results = await asyncio.gather(*(emu.invoke({"n": i}) for i in range(3)))
+        assert all(r.ok for r in results), [r.payload for r in results]
+        assert [r.path for r in emu.requests].count(p.RESTORE_NEXT_PATH) == 1
+        assert len({r.json()["pid"] for r in results}) == 1
+        assert all("after-2" in r.json()["events"] for r in results)
+
+
 async def test_workers_are_refused_with_snapstart() -> None:
     env = {"AIOLAMBDA_WORKERS": "2"}
     async with snap_emulator("aiolambda", "fn.plain.handler", concurrency=2, env=env) as emu:

@@ -1,0 +1,62 @@
+"""Powertools Logger: every log line carries its own invocation's ids, or init refuses."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.compat._support import LEVELS, N, function, invoke_all, json_lines, together
+
+
+def check_attribution(logs: str, results: list, markers: list[str]) -> None:
+    rid_of = {m: res.json()["rid"] for m, res in zip(markers, results, strict=True)}
+    lines = json_lines(logs, "marker")
+    assert sorted(line["marker"] for line in lines) == sorted(markers * 3)
+    for line in lines:
+        assert line["correlation_id"] == line["marker"]
+        assert line["function_request_id"] == rid_of[line["marker"]]
+        assert isinstance(line["cold_start"], bool)
+    cold = [line for line in lines if line["cold_start"]]
+    assert {line["function_request_id"] for line in cold} <= set(rid_of.values())
+
+
+@pytest.mark.parametrize("concurrency", LEVELS)
+async def test_async_adapter_attributes_every_line(concurrency: int | None) -> None:
+    markers = [f"c{i}" for i in range(16)]
+    async with function("pt_logger.adapted", concurrency) as emu:
+        n = together(concurrency)
+        results = await invoke_all(emu, [{"cid": m, "together": n} for m in markers])
+        logs = emu.logs
+    assert all(res.ok for res in results), [res.payload for res in results]
+    check_attribution(logs, results, markers)
+    # keys the handler added with thread_safe_append_keys are its own as well
+    for line in json_lines(logs, "marker"):
+        assert line["step_key"] == f"{line['marker']}-{line['step']}"
+
+
+@pytest.mark.parametrize("concurrency", LEVELS)
+async def test_powertools_decorator_on_sync_handler(concurrency: int | None) -> None:
+    markers = [f"s{i}" for i in range(16)]
+    async with function("pt_logger.sync_native", concurrency) as emu:
+        results = await invoke_all(emu, [{"cid": m} for m in markers])
+        logs = emu.logs
+    assert all(res.ok for res in results)
+    check_attribution(logs, results, markers)
+
+
+async def test_powertools_decorator_on_async_handler_works_one_at_a_time() -> None:
+    markers = [f"a{i}" for i in range(4)]
+    async with function("pt_logger.async_native", None) as emu:
+        results = [await emu.invoke({"cid": m}) for m in markers]
+        logs = emu.logs
+    check_attribution(logs, results, markers)
+
+
+async def test_powertools_decorator_on_async_handler_is_refused_when_concurrent() -> None:
+    async with function("pt_logger.async_native", N) as emu:
+        res = await emu.invoke({"cid": "x"})
+        error = await emu.wait_init_error()
+    assert not res.ok
+    assert error["errorType"] == "Runtime.UnsafeHandlerWrapper"
+    assert "@Logger.inject_lambda_context" in error["errorMessage"]
+    assert "aiolambda.powertools.inject_lambda_context(logger)" in error["errorMessage"]
+    assert "AWS_LAMBDA_MAX_CONCURRENCY=8" in error["errorMessage"]
