@@ -215,6 +215,8 @@ def _start_workers(config: RuntimeConfig, args: Sequence[str]) -> list[subproces
     for index in range(1, count):
         env = dict(os.environ)
         env["AIOLAMBDA_WORKERS"] = "1"
+        # This process registers the SIGTERM extension and passes SIGTERM on (_stop_workers).
+        env.pop("AIOLAMBDA_ENABLE_SIGTERM", None)
         env[p.ENV_MAX_CONCURRENCY] = str(_share(config, index))
         started.append(
             subprocess.Popen([sys.executable, "-m", "aiolambda", *args], env=env, pass_fds=pass_fds)

@@ -32,6 +32,32 @@ def aws_error(status: int, error_type: str, message: str) -> web.Response:
     return web.Response(status=status, text=body, content_type=p.CT_JSON, headers=headers)
 
 
+# The operation names Lambda puts in its 413 message: the Invoke API's is its internal
+# name, InvokeFunction (the IAM action), not the API name "Invoke".
+INVOKE_OPERATION: Final = "InvokeFunction"
+STREAM_INVOKE_OPERATION: Final = "InvokeWithResponseStream"
+# The size Lambda's 413 message names: 6 MiB, without the 100 bytes of slack the
+# enforced MAX_REQUEST_BYTES (shared with the runtime side) allows.
+_WORDED_LIMIT: Final = 6 * 1024 * 1024
+
+
+def function_not_found(function_arn: str, name: str) -> web.Response:
+    """Lambda's 404 for ``name`` (plain, qualified, partial or full ARN): it names the ARN."""
+    if name.startswith("arn:"):
+        arn = name
+    elif ":function:" in name:  # a partial ARN, ACCOUNT:function:NAME[:QUALIFIER]
+        arn = f"{function_arn.split(':function:', 1)[0].rsplit(':', 1)[0]}:{name}"
+    else:
+        arn = f"{function_arn.split(':function:', 1)[0]}:function:{name}"
+    return aws_error(404, "ResourceNotFoundException", f"Function not found: {arn}")
+
+
+def request_too_large(operation: str) -> web.Response:
+    """Lambda's 413 for a request payload over :data:`MAX_REQUEST_BYTES` for ``operation``."""
+    message = f"Request must be smaller than {_WORDED_LIMIT} bytes for the {operation} operation"
+    return aws_error(413, "RequestTooLargeException", message)
+
+
 def _reject_constant(name: str) -> Any:
     raise ValueError(f"Non-standard token '{name}'")
 

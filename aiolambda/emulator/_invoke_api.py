@@ -19,11 +19,14 @@ from aiohttp import web
 from aiolambda._core import protocol as p
 from aiolambda.emulator._caller_api import (
     DISCARD_CAP,
+    INVOKE_OPERATION,
     MAX_REQUEST_BYTES,
     aws_error,
+    function_not_found,
     invalid_payload,
     log_tail,
     read_limited,
+    request_too_large,
 )
 from aiolambda.emulator._engine import FUNCTION_VERSION, Engine, Invocation
 from aiolambda.emulator._types import InvokeResult
@@ -87,11 +90,7 @@ def make_app(engine: Engine, new_request_id: Callable[[], str]) -> web.Applicati
     async def invoke(request: web.Request) -> web.StreamResponse:
         name = unquote(request.match_info["name"])
         if not _known_name(name, engine.cfg.function_name):
-            return aws_error(
-                404,
-                "ResourceNotFoundException",
-                f"Function not found: {engine.cfg.function_arn.rsplit(':', 1)[0]}:{name}",
-            )
+            return function_not_found(engine.cfg.function_arn, name)
         invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
         if invocation_type not in ("RequestResponse", "Event", "DryRun"):
             return aws_error(
@@ -99,11 +98,7 @@ def make_app(engine: Engine, new_request_id: Callable[[], str]) -> web.Applicati
             )
         body = await read_limited(request, MAX_REQUEST_BYTES)
         if body is None:
-            return aws_error(
-                413,
-                "RequestTooLargeException",
-                f"Request must be smaller than {MAX_REQUEST_BYTES} bytes for the Invoke operation",
-            )
+            return request_too_large(INVOKE_OPERATION)
         # An invoke without a payload (boto3 with no Payload, a bare curl -XPOST)
         # reaches the function as an empty JSON object, not as undecodable b"".
         body = body or b"{}"

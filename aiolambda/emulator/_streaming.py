@@ -33,10 +33,13 @@ from aiohttp import web
 from aiolambda._core import protocol as p
 from aiolambda.emulator._caller_api import (
     MAX_REQUEST_BYTES,
+    STREAM_INVOKE_OPERATION,
     aws_error,
+    function_not_found,
     invalid_payload,
     log_tail,
     read_limited,
+    request_too_large,
 )
 from aiolambda.emulator._engine import FUNCTION_VERSION, Engine, Invocation
 from aiolambda.emulator._types import InvokeResult
@@ -167,7 +170,7 @@ def make_stream_invoke(
     async def invoke_stream(request: web.Request) -> web.StreamResponse:
         name = unquote(request.match_info["name"])
         if not known_name(name, engine.cfg.function_name):
-            return aws_error(404, "ResourceNotFoundException", f"Function not found: {name}")
+            return function_not_found(engine.cfg.function_arn, name)
         invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
         if invocation_type not in ("RequestResponse", "DryRun"):
             return aws_error(
@@ -175,7 +178,7 @@ def make_stream_invoke(
             )
         body = await read_limited(request, MAX_REQUEST_BYTES)
         if body is None:
-            return aws_error(413, "RequestTooLargeException", "Request payload too large")
+            return request_too_large(STREAM_INVOKE_OPERATION)
         # As the Invoke API: no payload is {}, and one that is not JSON never runs.
         body = body or b"{}"
         if (rejected := invalid_payload(body)) is not None:

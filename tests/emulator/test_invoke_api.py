@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import io
 import json
 import os
 import shutil
@@ -187,3 +188,41 @@ async def test_aws_cli_invoke(tmp_path: Path) -> None:
 def test_sys_executable_is_used_for_the_default_bootstrap() -> None:
     emu = Emulator("app.handler")
     assert emu.bootstrap == [sys.executable, "-m", "aiolambda", "app.handler"]
+
+
+INVOKE_URL = "/2015-03-31/functions/{}/invocations"
+STREAM_URL = "/2021-11-15/functions/{}/response-streaming-invocations"
+ARN_PREFIX = "arn:aws:lambda:us-east-1:123456789012:function:"
+
+
+@pytest.mark.parametrize(
+    ("route", "operation"),
+    [(INVOKE_URL, "InvokeFunction"), (STREAM_URL, "InvokeWithResponseStream")],
+    ids=["Invoke", "InvokeWithResponseStream"],
+)
+async def test_service_errors_are_worded_as_lambda_s(route: str, operation: str) -> None:
+    # Both invoke endpoints name the missing function by its ARN, whatever form the
+    # caller used, and name their own operation in the 413 (Lambda's wording).
+    async with Emulator(spawn=False) as emu, aiohttp.ClientSession(emu.endpoint_url) as http:
+        ours = emu.engine.cfg.function_arn  # arn:aws:lambda:REGION:ACCOUNT:function:NAME
+        base = ours.rsplit(":", 1)[0] + ":"
+        region = ":".join(ours.split(":")[:4])
+        names = {
+            "someone_else": base + "someone_else",
+            "someone_else:live": base + "someone_else:live",
+            ARN_PREFIX + "other": ARN_PREFIX + "other",
+            "210987654321:function:other": region + ":210987654321:function:other",
+        }
+        for name, arn in names.items():
+            async with http.post(route.format(name), data=b"{}") as missing:
+                assert missing.status == 404
+                assert missing.headers["x-amzn-ErrorType"] == "ResourceNotFoundException"
+                assert (await missing.json())["message"] == f"Function not found: {arn}"
+        too_big = b'"' + b"x" * (7 * 2**20) + b'"'
+        async with http.post(route.format("test_function"), data=io.BytesIO(too_big)) as response:
+            assert response.status == 413
+            assert response.headers["x-amzn-ErrorType"] == "RequestTooLargeException"
+            assert (await response.json())["message"] == (
+                f"Request must be smaller than 6291456 bytes for the {operation} operation"
+            )
+        assert emu.next_calls == 0

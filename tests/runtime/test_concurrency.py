@@ -120,6 +120,20 @@ async def test_workers_split_the_pollers_across_processes() -> None:
         assert emu.pid in pids
 
 
+async def test_workers_register_the_sigterm_extension_once() -> None:
+    # Worker 0 registers it and passes SIGTERM on to the other workers when it stops;
+    # a second registration would be a second extension in Lambda's shutdown phase.
+    env = {"AIOLAMBDA_WORKERS": "2", "AIOLAMBDA_ENABLE_SIGTERM": "1"}
+    async with Emulator("funcs.whoami", task_root=FIXTURES, concurrency=2, env=env) as emu:
+        # Bounded: before the fix a worker whose registration came too late exited.
+        await asyncio.wait_for(emu.wait_for_next_calls(2), 60)
+        results = await asyncio.gather(*(emu.submit({"sleep": 0.3}) for _ in range(2)))
+        assert len({res.json()["pid"] for res in results}) == 2
+        assert emu.extensions == ["aiolambda-sigterm"]
+        registers = [r for r in emu.requests if r.path.endswith("/extension/register")]
+        assert len(registers) == 1
+
+
 async def test_logs_go_to_the_managed_instances_socket(tmp_path: Path) -> None:
     path = str(tmp_path / "logs.sock")
     received = bytearray()
