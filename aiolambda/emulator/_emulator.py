@@ -194,7 +194,9 @@ class Emulator:
         if self._engine is not None:
             self._engine.close("Runtime exited with error: the emulator shut down")
         if self._supervisor is not None:
-            await self._supervisor.close()
+            await self._supervisor.close()  # SIGTERM (or SIGKILL), then wait for the exit
+        if self._engine is not None:
+            self._engine.release_polls()
         if self._invoke_runner is not None:
             await self._invoke_runner.cleanup()
             self._invoke_runner = None

@@ -262,6 +262,7 @@ class Engine:
         self._watchdog: asyncio.TimerHandle | None = None
         self._runtime_mark = 0  # log offset where the current runtime process started
         self._closed = False
+        self._released = False  # closed and the runtime gone: long-polls end at once
         self._snap = _SnapStartState()
 
     # -- caller side ------------------------------------------------------------------
@@ -363,12 +364,19 @@ class Engine:
         for inv in [*self._running.values(), *self._queue]:
             self._exit_error(inv, reason)
         self._queue.clear()
-        for waiter in self._waiters:
-            waiter.cancel()
         self._snap.work.set()  # a pending /restore/next gets its 500 now
         for _, fut in [*self._next_watchers, *self._record_watchers]:
             if not fut.done():
                 fut.cancel()
+        # The runtime's long-polls stay pending (release_polls ends them): Lambda never
+        # answers /next while it shuts a runtime down, and a runtime told "500" at the
+        # moment SIGTERM lands could take it for a Runtime API failure.
+
+    def release_polls(self) -> None:
+        """End the runtime's pending ``/next`` and ``/event/next``; after the runtime exited."""
+        self._released = True
+        for waiter in self._waiters:
+            waiter.cancel()
         for ext in self.extensions.values():
             if ext.waiter is not None and not ext.waiter.done():
                 ext.waiter.cancel()
@@ -634,7 +642,7 @@ class Engine:
         for n, fut in watchers:
             if self._next_calls >= n and not fut.done():
                 fut.set_result(None)
-        if self._closed:
+        if self._released:
             return _error_response(500, "ServiceUnavailable", "the emulator is closing"), None
         if self._snap.state == "snapshot":
             # RAPID refuses /next while /restore/next is pending (RestoreReady -> Ready).

@@ -155,6 +155,18 @@ async def test_sigterm_only_when_an_extension_is_registered(tmp_path: Path) -> N
     assert emu.exit_codes == [-signal.SIGKILL]
 
 
+async def test_shutdown_leaves_the_pending_next_unanswered() -> None:
+    # Answering /next (500) while SIGTERM lands made a runtime take Lambda's shutdown for
+    # a Runtime API failure and exit 1; Lambda holds it until the runtime is gone.
+    runtime = [sys.executable, str(FN_ROOT / "fn" / "shutdown_runtime.py")]
+    async with Emulator(bootstrap=runtime) as emu:
+        assert (await emu.invoke({"a": 1})).json() == {"a": 1}
+        assert emu.extensions == ["shutdown-watcher"]
+    assert "SIGTERM with /next pending" in emu.logs, emu.logs
+    assert "answered during shutdown" not in emu.logs, emu.logs
+    assert emu.exit_codes == [-signal.SIGKILL]  # the grace ran out with /next still held
+
+
 async def test_bad_bootstrap_command_fails_at_start() -> None:
     emu = Emulator(bootstrap=["/nonexistent/bootstrap"])
     try:

@@ -2,6 +2,11 @@
 
 Lambda sends SIGTERM at shutdown only when an extension is registered; this runtime
 records the signal in the file named by SIGTERM_MARKER so a test can see it.
+
+The Runtime API loop runs on a thread and the main thread waits for SIGTERM with
+``sigwait``: a Python-level handler can miss a signal that lands just before a
+blocking ``recv`` (it only runs between bytecodes), and Lambda never answers the
+pending ``/next`` that would wake it.
 """
 
 from __future__ import annotations
@@ -10,20 +15,20 @@ import http.client
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from types import FrameType
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    with open(os.environ["SIGTERM_MARKER"], "w", encoding="utf-8") as fh:
-        fh.write("terminated")
-    sys.exit(0)
+import threading
 
 
 def main() -> None:
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})  # the thread inherits it
+    threading.Thread(target=serve, daemon=True).start()
+    signal.sigwait({signal.SIGTERM})
+    with open(os.environ["SIGTERM_MARKER"], "w", encoding="utf-8") as fh:
+        fh.write("terminated")
+    sys.stdout.flush()
+    os._exit(0)
+
+
+def serve() -> None:
     host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
     conn = http.client.HTTPConnection(host, int(port))
     if os.environ.get("REGISTER_EXTENSION") == "1":
