@@ -30,10 +30,6 @@ log = logging.getLogger("aiolambda")
 SIGTERM_EXTENSION_NAME: Final = "aiolambda-sigterm"
 EXIT_OK: Final = 0
 EXIT_FAILURE: Final = 1
-# Loop turns given to a SIGTERM that came with a lost Runtime API connection: the C-level
-# handler has already written it to the loop's wakeup fd; the loop reads that on one turn
-# and runs our handler on a later one. Turns, not time: nothing here waits on a clock.
-SIGNAL_SETTLE_TURNS: Final = 8
 
 
 class Runtime:
@@ -62,8 +58,6 @@ class Runtime:
         self._rescued: set[str] = set()
         self._rescues: set[asyncio.Task[None]] = set()
         self._exit_code = EXIT_OK
-        self._sigterm = False  # Lambda is shutting this environment down
-        self._api_lost = False  # a poller lost the Runtime API (its exit code waits)
         # SnapStart's restore flow: after extensions register, before the first /next;
         # it returns an exit code, 0 to go on polling.
         self._on_init_complete = on_init_complete
@@ -95,9 +89,6 @@ class Runtime:
             await self._wait_for_pollers(pollers)
             await asyncio.gather(*self._rescues, return_exceptions=True)
             await run_shutdown_hooks()  # e.g. an ASGI app's lifespan shutdown
-            if self._api_lost and not self._sigterm:
-                for _ in range(SIGNAL_SETTLE_TURNS):
-                    await asyncio.sleep(0)
         except asyncio.CancelledError:
             self._invoker.closing = True
             for task in pollers:
@@ -109,10 +100,6 @@ class Runtime:
             if extension is not None:
                 extension.cancel()
                 await asyncio.gather(extension, return_exceptions=True)
-        if self._api_lost and not self._sigterm:
-            # Lost without a SIGTERM: a real failure. With one, the connection closing
-            # is Lambda's shutdown under way, and a shutdown on SIGTERM exits cleanly.
-            return max(self._exit_code, EXIT_FAILURE)
         return self._exit_code
 
     async def _wait_for_pollers(self, pollers: list[asyncio.Task[None]]) -> None:
@@ -214,8 +201,7 @@ class Runtime:
                     self.stop(EXIT_FAILURE)
         except RuntimeAPIError as exc:
             log.error("Runtime API failure: %s", exc)
-            self._api_lost = True
-            self.stop()
+            self.stop(EXIT_FAILURE)
         except Exception:
             log.exception("aiolambda internal error; stopping the runtime")
             self.stop(EXIT_FAILURE)
@@ -278,13 +264,9 @@ class Runtime:
 
     def _install_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
-            loop.add_signal_handler(signal.SIGTERM, self._on_sigterm)
+            loop.add_signal_handler(signal.SIGTERM, self.stop)
         except (NotImplementedError, RuntimeError, ValueError):
             pass  # not the main thread (tests) or not a Unix loop
-
-    def _on_sigterm(self) -> None:
-        self._sigterm = True
-        self.stop()
 
     def _remove_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> None:
         try:

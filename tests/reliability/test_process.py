@@ -45,21 +45,6 @@ async def test_500_on_next_exits_1_with_a_log_line(loop_kind: str, transport: st
     assert server.delivered == ["e1"]
 
 
-async def test_sigterm_during_a_runtime_api_failure_exits_0(loop_kind: str, transport: str) -> None:
-    # At Lambda's shutdown the Runtime API connection can close at the moment SIGTERM
-    # lands; when the failure is seen first, the SIGTERM still makes it a clean shutdown.
-    async with FaultServer(faults={("next", 2): Fault("status", status=500)}) as server:
-        proc = await spawn(_env(server, "late_sigterm.echo", loop_kind, transport))
-        server.queue(Event("e1", b'{"n": 1}'))
-        async with asyncio.timeout(WAIT_S):
-            code, output = await finish(proc)
-    failure = output.index("Runtime API failure: /next answered 500")
-    assert output.index("shutdown hook: sending SIGTERM") > failure, output
-    assert code == 0, output
-    server.assert_exactly_once()
-    assert server.delivered == ["e1"]
-
-
 async def test_500_on_a_post_exits_1_with_a_log_line(loop_kind: str) -> None:
     async with FaultServer(faults={("response", 1): Fault("status", status=500)}) as server:
         proc = await spawn(_env(server, "hostile.echo", loop_kind))
