@@ -1,21 +1,28 @@
 """What the emulator's caller-facing endpoints share: Invoke, InvokeWithResponseStream, URL.
 
-Request limits, the Lambda service's error shape, the JSON check Lambda applies to an
-Invoke payload before any environment sees it, and the log tail.
+Request limits, the Lambda service's error shape, the checks Lambda applies to an
+invoke request before any environment sees it (function name, invocation type, size,
+JSON payload, client context), and the log tail.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import json
 import uuid
 from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import unquote
 
 from aiohttp import web
 
 from aiolambda._core import protocol as p
+from aiolambda.emulator._engine import Invocation
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from aiolambda.emulator._engine import Engine
     from aiolambda.emulator._types import InvokeResult
 
 LOG_TAIL_BYTES: Final = 4 * 1024
@@ -109,3 +116,70 @@ async def read_limited(request: web.Request, limit: int) -> bytes | None:
 def log_tail(result: InvokeResult) -> str:
     """``LogType=Tail``'s answer: the last 4 KB of the invocation's log, base64."""
     return base64.b64encode(result.logs.encode()[-LOG_TAIL_BYTES:]).decode()
+
+
+def known_name(name: str, function_name: str) -> bool:
+    """Whether ``name`` in an invoke URL names this function.
+
+    Accepts ``function`` (RIE's fixed name), the plain name, ``name:qualifier`` and full
+    or partial ARNs.
+    """
+    if name in ("function", function_name):
+        return True
+    parts = name.split(":")
+    if "function" in parts:
+        after = parts[parts.index("function") + 1 :]
+        return bool(after) and after[0] == function_name
+    return parts[0] == function_name
+
+
+async def read_invocation(
+    request: web.Request,
+    engine: Engine,
+    new_request_id: Callable[[], str],
+    *,
+    operation: str,
+    invocation_types: tuple[str, ...],
+) -> Invocation | web.Response:
+    """An invoke request's checks, in Lambda's order: the invocation to run, or the answer.
+
+    The answer is Lambda's error for a bad request, or DryRun's 204.
+    """
+    name = unquote(request.match_info["name"])
+    if not known_name(name, engine.cfg.function_name):
+        return function_not_found(engine.cfg.function_arn, name)
+    invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+    if invocation_type not in invocation_types:
+        return aws_error(
+            400, "InvalidParameterValueException", f"bad InvocationType {invocation_type!r}"
+        )
+    body = await read_limited(request, MAX_REQUEST_BYTES)
+    if body is None:
+        return request_too_large(operation)
+    # An invoke without a payload (boto3 with no Payload, a bare curl -XPOST)
+    # reaches the function as an empty JSON object, not as undecodable b"".
+    body = body or b"{}"
+    if (rejected := invalid_payload(body)) is not None:
+        return rejected
+    if invocation_type == "DryRun":
+        return web.Response(status=204)
+    client_context = None
+    encoded = request.headers.get("X-Amz-Client-Context")
+    if encoded:
+        try:
+            client_context = base64.b64decode(encoded, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return aws_error(
+                400, "InvalidRequestContentException", "Client context must be base64 JSON"
+            )
+    return Invocation(
+        new_request_id(),
+        body,
+        # The Invoke API's payload is JSON by contract, whatever the client labelled
+        # it (curl -d says form-urlencoded); runtimes decode only application/json.
+        content_type=p.CT_JSON,
+        client_context=client_context,
+        tenant_id=request.headers.get("X-Amz-Tenant-Id"),
+        trace_id=request.headers.get("X-Amzn-Trace-Id"),
+        event=invocation_type == "Event",
+    )

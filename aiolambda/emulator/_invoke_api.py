@@ -9,10 +9,7 @@
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 from typing import TYPE_CHECKING, Final
-from urllib.parse import unquote
 
 from aiohttp import web
 
@@ -20,13 +17,9 @@ from aiolambda._core import protocol as p
 from aiolambda.emulator._caller_api import (
     DISCARD_CAP,
     INVOKE_OPERATION,
-    MAX_REQUEST_BYTES,
     aws_error,
-    function_not_found,
-    invalid_payload,
     log_tail,
-    read_limited,
-    request_too_large,
+    read_invocation,
 )
 from aiolambda.emulator._engine import FUNCTION_VERSION, Engine, Invocation
 from aiolambda.emulator._types import InvokeResult
@@ -36,17 +29,6 @@ if TYPE_CHECKING:
 
 _INVOKE_ROUTE: Final = f"/{p.INVOKE_API_VERSION}/functions/{{name}}/invocations"
 RIE_INVOKE_PATH: Final = f"/{p.INVOKE_API_VERSION}/functions/function/invocations"
-
-
-def _known_name(name: str, function_name: str) -> bool:
-    # Accept "function" (RIE), the plain name, "name:qualifier" and full or partial ARNs.
-    if name in ("function", function_name):
-        return True
-    parts = name.split(":")
-    if "function" in parts:
-        after = parts[parts.index("function") + 1 :]
-        return bool(after) and after[0] == function_name
-    return parts[0] == function_name
 
 
 async def _relay_stream(
@@ -88,44 +70,15 @@ def make_app(engine: Engine, new_request_id: Callable[[], str]) -> web.Applicati
     """The aiohttp application serving the invoke endpoints for ``engine``."""
 
     async def invoke(request: web.Request) -> web.StreamResponse:
-        name = unquote(request.match_info["name"])
-        if not _known_name(name, engine.cfg.function_name):
-            return function_not_found(engine.cfg.function_arn, name)
-        invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
-        if invocation_type not in ("RequestResponse", "Event", "DryRun"):
-            return aws_error(
-                400, "InvalidParameterValueException", f"bad InvocationType {invocation_type!r}"
-            )
-        body = await read_limited(request, MAX_REQUEST_BYTES)
-        if body is None:
-            return request_too_large(INVOKE_OPERATION)
-        # An invoke without a payload (boto3 with no Payload, a bare curl -XPOST)
-        # reaches the function as an empty JSON object, not as undecodable b"".
-        body = body or b"{}"
-        if (rejected := invalid_payload(body)) is not None:
-            return rejected
-        if invocation_type == "DryRun":
-            return web.Response(status=204)
-        client_context = None
-        encoded = request.headers.get("X-Amz-Client-Context")
-        if encoded:
-            try:
-                client_context = base64.b64decode(encoded, validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                return aws_error(
-                    400, "InvalidRequestContentException", "Client context must be base64 JSON"
-                )
-        inv = Invocation(
-            new_request_id(),
-            body,
-            # The Invoke API's payload is JSON by contract, whatever the client labelled
-            # it (curl -d says form-urlencoded); runtimes decode only application/json.
-            content_type=p.CT_JSON,
-            client_context=client_context,
-            tenant_id=request.headers.get("X-Amz-Tenant-Id"),
-            trace_id=request.headers.get("X-Amzn-Trace-Id"),
-            event=invocation_type == "Event",
+        inv = await read_invocation(
+            request,
+            engine,
+            new_request_id,
+            operation=INVOKE_OPERATION,
+            invocation_types=("RequestResponse", "Event", "DryRun"),
         )
+        if not isinstance(inv, Invocation):
+            return inv
         # A streamed response is passed on as it arrives: items are the content type
         # (the stream started), chunks, then None once the invocation has finished.
         stream: asyncio.Queue[str | bytes | None] = asyncio.Queue()
@@ -165,9 +118,7 @@ def _add_streaming_routes(
         make_stream_invoke,
     )
 
-    app.router.add_post(
-        STREAM_INVOKE_ROUTE, make_stream_invoke(engine, new_request_id, _known_name)
-    )
+    app.router.add_post(STREAM_INVOKE_ROUTE, make_stream_invoke(engine, new_request_id))
     url = make_function_url(engine, new_request_id)
     app.router.add_route("*", FUNCTION_URL_PREFIX, url)
     app.router.add_route("*", FUNCTION_URL_PREFIX + "/{tail:.*}", url)

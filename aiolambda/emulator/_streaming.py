@@ -26,7 +26,7 @@ import struct
 import time
 import zlib
 from typing import TYPE_CHECKING, Any, Final
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -35,11 +35,9 @@ from aiolambda.emulator._caller_api import (
     MAX_REQUEST_BYTES,
     STREAM_INVOKE_OPERATION,
     aws_error,
-    function_not_found,
-    invalid_payload,
     log_tail,
+    read_invocation,
     read_limited,
-    request_too_large,
 )
 from aiolambda.emulator._engine import FUNCTION_VERSION, Engine, Invocation
 from aiolambda.emulator._types import InvokeResult
@@ -161,47 +159,20 @@ def _error_details(result: InvokeResult) -> str:
 
 # -- InvokeWithResponseStream ---------------------------------------------------------
 def make_stream_invoke(
-    engine: Engine,
-    new_request_id: Callable[[], str],
-    known_name: Callable[[str, str], bool],
+    engine: Engine, new_request_id: Callable[[], str]
 ) -> Callable[[web.Request], Any]:
     """The ``InvokeWithResponseStream`` route handler for ``engine``."""
 
     async def invoke_stream(request: web.Request) -> web.StreamResponse:
-        name = unquote(request.match_info["name"])
-        if not known_name(name, engine.cfg.function_name):
-            return function_not_found(engine.cfg.function_arn, name)
-        invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
-        if invocation_type not in ("RequestResponse", "DryRun"):
-            return aws_error(
-                400, "InvalidParameterValueException", f"bad InvocationType {invocation_type!r}"
-            )
-        body = await read_limited(request, MAX_REQUEST_BYTES)
-        if body is None:
-            return request_too_large(STREAM_INVOKE_OPERATION)
-        # As the Invoke API: no payload is {}, and one that is not JSON never runs.
-        body = body or b"{}"
-        if (rejected := invalid_payload(body)) is not None:
-            return rejected
-        if invocation_type == "DryRun":
-            return web.Response(status=204)
-        client_context = None
-        encoded = request.headers.get("X-Amz-Client-Context")
-        if encoded:
-            try:
-                client_context = base64.b64decode(encoded, validate=True).decode()
-            except (binascii.Error, UnicodeDecodeError):
-                return aws_error(
-                    400, "InvalidRequestContentException", "Client context must be base64 JSON"
-                )
-        inv = Invocation(
-            new_request_id(),
-            body,
-            content_type=p.CT_JSON,
-            client_context=client_context,
-            tenant_id=request.headers.get("X-Amz-Tenant-Id"),
-            trace_id=request.headers.get("X-Amzn-Trace-Id"),
+        inv = await read_invocation(
+            request,
+            engine,
+            new_request_id,
+            operation=STREAM_INVOKE_OPERATION,
+            invocation_types=("RequestResponse", "DryRun"),
         )
+        if not isinstance(inv, Invocation):
+            return inv
         try:
             relay = _Relay(engine, inv)
         except RuntimeError:
