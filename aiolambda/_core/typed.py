@@ -185,15 +185,7 @@ def _model_decoder(model: Any) -> EventDecoder:
             raise _NoDecoder(f"{model.__name__} is not fully defined ({exc})") from None
     # The model's own validator: model_validate_json calls exactly this, with its defaults.
     validate = model.__pydantic_validator__.validate_json
-    name = model.__name__
-
-    def decode(body: bytes, content_type: str | None) -> Any:
-        try:
-            return validate(body)
-        except ValidationError as exc:
-            raise _validation_fault(exc, name) from None
-
-    return decode
+    return _validating(validate, ValidationError, model.__name__)
 
 
 def _adapter_decoder(annotation: Any) -> EventDecoder:
@@ -207,12 +199,18 @@ def _adapter_decoder(annotation: Any) -> EventDecoder:
         validate = adapter.validator.validate_json
     except Exception as exc:  # PydanticSchemaGenerationError, undefined forward references
         raise _NoDecoder(f"pydantic cannot validate {_name(annotation)} ({exc})") from None
-    name = _name(annotation)
+    return _validating(validate, ValidationError, _name(annotation))
+
+
+def _validating(
+    validate: Callable[[bytes], Any], error: type[Exception], name: str
+) -> EventDecoder:
+    """A decoder calling pydantic's ``validate_json``; its errors become InvalidEvent."""
 
     def decode(body: bytes, content_type: str | None) -> Any:
         try:
             return validate(body)
-        except ValidationError as exc:
+        except error as exc:
             raise _validation_fault(exc, name) from None
 
     return decode

@@ -14,8 +14,7 @@ copies the names, not the code), without importing Powertools.
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from aiolambda._core.errors import InitError
 
@@ -23,8 +22,9 @@ UNSAFE_WRAPPER: Final = "Runtime.UnsafeHandlerWrapper"
 _MAX_LAYERS: Final = 64
 
 
-@dataclass(frozen=True, slots=True)
-class _Known:
+# A NamedTuple, not a dataclass: this module is on the cold path of every async handler,
+# and a dataclass generates and execs its methods at import.
+class _Known(NamedTuple):
     decorator: str
     instead: str
     why: str
