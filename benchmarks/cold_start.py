@@ -11,18 +11,24 @@ the same task root (``LAMBDA_TASK_ROOT``, where boto3 is installed too):
 * ``trivial``: ``def handler(event, context): return {...}``;
 * ``boto3``: the same, after ``import boto3`` at module level.
 
+A third contender, the floor, is what any uvloop runtime must do: a bare interpreter
+runs a 30-line script that imports asyncio, uvloop and orjson (from the layer) and the
+handler's module, connects, sends ``GET /next``, calls the handler and posts its JSON
+result, with no context, logging, error handling or deadline. aiolambda cannot start
+faster than that; its own cost is what it adds over it (the "x floor" column).
+
 Each round starts every contender once (the order rotates), times it from just
 before ``Popen`` to the moment its first ``GET /next`` has fully arrived, answers
 one invocation and checks the answer, then kills the process. Medians over the
-rounds and ratios to awslambdaric come from one run; the first round warms the
-page cache and is dropped. The environment is Lambda's (no ``PYTHON*`` variables
-from this shell: no ``PYTHONDONTWRITEBYTECODE``, no ``PYTHONUNBUFFERED``).
+rounds and ratios to awslambdaric and to the floor come from one run; the first
+round warms the page cache and is dropped. The environment is Lambda's (no
+``PYTHON*`` variables from this shell: no ``PYTHONDONTWRITEBYTECODE``, no
+``PYTHONUNBUFFERED``).
 
-``--callgrind`` also counts instructions (valgrind) to the first ``/next`` for each
-contender and for two floors: a bare interpreter, and an interpreter importing
-asyncio, uvloop and orjson and sending one ``GET /next`` on a uvloop connection
-(what any uvloop runtime must do). aiolambda's own share is what it adds over
-that floor. ``--importtime`` prints the slowest imports of the layer's start.
+``--callgrind`` also counts instructions (valgrind, the exec wrapper's shell included)
+to the first ``/next`` for each contender and for a bare interpreter that only opens a
+socket and sends ``GET /next``. ``--importtime`` prints the slowest imports of the
+layer's start.
 
 Usage::
 
@@ -60,6 +66,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
 CONSTRAINTS = REPO / "constraints.txt"
+FLOOR = "floor: minimal uvloop runtime"
 NEXT_PATH = "/2018-06-01/runtime/invocation/next"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:cold"
 EVENT = b'{"cold":"start"}'
@@ -73,15 +80,37 @@ HANDLERS = {
     ),
 }
 
-# What any uvloop-based runtime must do before its first /next: the instruction floor.
+# The floor: what any uvloop runtime must do, timed and counted like the contenders.
+# Import asyncio, uvloop and orjson, import the handler's module, connect, GET /next,
+# call the handler, post its JSON result; no context, logging, errors or timeouts.
 FLOOR_SCRIPT = f"""\
-import asyncio, os, orjson, uvloop
-host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
+import asyncio, importlib, os, sys
+import orjson, uvloop
+
 async def main():
+    sys.path.insert(0, os.environ["LAMBDA_TASK_ROOT"])
+    module, _, name = os.environ["_HANDLER"].rpartition(".")
+    handler = getattr(importlib.import_module(module), name)
+    host, port = os.environ["AWS_LAMBDA_RUNTIME_API"].split(":")
     reader, writer = await asyncio.open_connection(host, int(port))
-    writer.write(b"GET {NEXT_PATH} HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
-    await writer.drain()
-    await reader.read(1)
+
+    async def read_response():
+        head = await reader.readuntil(b"\\r\\n\\r\\n")
+        lines = head.decode("latin-1").split("\\r\\n")[1:-2]
+        headers = {{k.lower(): v.strip() for k, _, v in (h.partition(":") for h in lines)}}
+        return headers, await reader.readexactly(int(headers["content-length"]))
+
+    while True:
+        writer.write(b"GET {NEXT_PATH} HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n")
+        headers, body = await read_response()
+        result = orjson.dumps(handler(orjson.loads(body), None))
+        request_id = headers["lambda-runtime-aws-request-id"].encode()
+        writer.write(
+            b"POST /2018-06-01/runtime/invocation/%s/response HTTP/1.1\\r\\n"
+            b"Host: x\\r\\nContent-Length: %d\\r\\n\\r\\n%s" % (request_id, len(result), result)
+        )
+        await read_response()
+
 uvloop.run(main())
 """
 
@@ -174,6 +203,15 @@ class Setup:
             if opt is not None:
                 _make_writable(opt)
 
+    def floor_script(self) -> Path:
+        """FLOOR_SCRIPT, importing uvloop and orjson from the unpacked layer."""
+        site = self.opt / "python" / "lib" / f"python{self.version}" / "site-packages"
+        script = self.workdir / "floor.py"
+        text = f"import sys\nsys.path.insert(0, {str(site)!r})\n" + FLOOR_SCRIPT
+        if not script.exists() or script.read_text() != text:
+            script.write_text(text)
+        return script
+
     def snapshot(self) -> list[str]:
         """Every path under the layer: unchanged after the runs, else bytecode was rewritten."""
         return sorted(str(p.relative_to(self.opt)) for p in self.opt.rglob("*"))
@@ -185,6 +223,7 @@ class Setup:
         contenders = {
             "awslambdaric": [self.ric, "-m", "awslambdaric"],
             "aiolambda layer": [wrapper, self.bare, stock],
+            FLOOR: [self.bare, str(self.floor_script())],
         }
         if self.baseline_opt is not None:
             contenders["baseline layer"] = [str(self.baseline_opt / "aiolambda"), self.bare, stock]
@@ -346,18 +385,19 @@ def median(values: Sequence[float]) -> float:
 
 def table(times: Mapping[tuple[str, str], list[float]]) -> list[str]:
     lines = [
-        "| handler | contender | median ms (min-max) | x awslambdaric |",
-        "|---|---|---|---|",
+        "| handler | contender | median ms (min-max) | x awslambdaric | x floor |",
+        "|---|---|---|---|---|",
     ]
     for handler in ("trivial.handler", "with_boto3.handler"):
         base = median(times[("awslambdaric", handler)])
+        floor = median(times[(FLOOR, handler)])
         for (name, h), values in times.items():
             if h != handler:
                 continue
             m = median(values)
             lines.append(
                 f"| {handler.split('.')[0]} | {name} | {m:.1f} ({min(values):.1f}-"
-                f"{max(values):.1f}) | {m / base:.2f} |"
+                f"{max(values):.1f}) | {m / base:.2f} | {m / floor:.2f} |"
             )
     return lines
 
@@ -417,9 +457,6 @@ def _descendants(pid: int) -> list[int]:
 def instruction_counts(setup: Setup) -> list[str]:
     scratch = setup.workdir / "callgrind"
     scratch.mkdir(exist_ok=True)
-    site = setup.opt / "python" / "lib" / f"python{setup.version}" / "site-packages"
-    floor_file = setup.workdir / "floor.py"
-    floor_file.write_text(f"import sys\nsys.path.insert(0, {str(site)!r})\n" + FLOOR_SCRIPT)
     bare_file = setup.workdir / "bare.py"
     bare_file.write_text(
         "import os, socket\n"
@@ -428,11 +465,7 @@ def instruction_counts(setup: Setup) -> list[str]:
         f"s.sendall(b'GET {NEXT_PATH} HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'); s.recv(1)\n"
     )
     rows = {
-        "bare interpreter (socket, GET /next)": ([setup.bare, str(bare_file)], "trivial.handler"),
-        "floor: asyncio + uvloop + orjson, GET /next": (
-            [setup.bare, str(floor_file)],
-            "trivial.handler",
-        ),
+        "bare interpreter (socket, GET /next)": ([setup.bare, str(bare_file)], "trivial.handler")
     }
     for name, command in setup.contenders().items():
         for handler in ("trivial.handler", "with_boto3.handler"):
@@ -441,15 +474,23 @@ def instruction_counts(setup: Setup) -> list[str]:
     for label, (command, handler) in rows.items():
         log(f"callgrind: {label}")
         counts[label] = callgrind_to_next(command, handler, setup, scratch / "cg")
-    floor = counts["floor: asyncio + uvloop + orjson, GET /next"]
-    ours = counts["aiolambda layer, trivial"]
-    lines = ["| process, to the first GET /next | instructions (M) |", "|---|---|"]
-    lines += [f"| {label} | {count / 1e6:.0f} |" for label, count in counts.items()]
+    lines = [
+        "| process, to the first GET /next | instructions (M) | x awslambdaric |",
+        "|---|---|---|",
+    ]
+    for label, count in counts.items():
+        handler = label.rpartition(", ")[2]
+        base = counts.get(f"awslambdaric, {handler}")
+        ratio = f"{count / base:.2f}" if base else ""
+        lines.append(f"| {label} | {count / 1e6:.0f} | {ratio} |")
     lines.append("")
-    lines.append(
-        f"aiolambda's own share (layer trivial - floor) / layer trivial: "
-        f"{(ours - floor) / 1e6:.0f} M of {ours / 1e6:.0f} M = {(ours - floor) / ours:.1%}"
-    )
+    for handler in ("trivial", "with_boto3"):
+        floor = counts[f"{FLOOR}, {handler}"]
+        ours = counts[f"aiolambda layer, {handler}"]
+        lines.append(
+            f"aiolambda's own share, {handler} (layer - floor) / layer: "
+            f"{(ours - floor) / 1e6:.1f} M of {ours / 1e6:.0f} M = {(ours - floor) / ours:.1%}"
+        )
     return lines
 
 

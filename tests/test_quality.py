@@ -56,6 +56,23 @@ def test_runtime_entry_imports_nothing_heavy() -> None:
     assert result.stdout.strip() == "[]"
 
 
+def test_an_unannotated_sync_handler_loads_without_the_optional_runtime_modules() -> None:
+    """What `def handler(event, context)` on on-demand Lambda does not use stays unimported:
+    typed events, the async-decorator check, process isolation, SnapStart."""
+    code = (
+        "import sys, aiolambda._core.bootstrap, aiolambda._core.runtime, "
+        "aiolambda._core.invocation, aiolambda._core.transport_lean\n"
+        "from aiolambda._core.handler import load_handler\n"
+        "handler = load_handler('colorsys.rgb_to_hls')\n"
+        "assert not handler.is_async and handler.decode is None\n"
+        "print(sorted(m for m in sys.modules if m in ('aiolambda._core.typed', "
+        "'aiolambda._core.wrappers', 'aiolambda._core.isolation', 'aiolambda._core.snapstart')))"
+    )
+    result = run(sys.executable, "-c", code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def _readme_commands() -> list[str]:
     readme = (REPO / "README.md").read_text()
     block = readme.split("```console\n", 1)[1].split("```", 1)[0]

@@ -25,12 +25,12 @@ from aiolambda._core.errors import InitError, Redactor, from_exception, from_fau
 from aiolambda._core.executors import abandoned_threads
 from aiolambda._core.handler import Handler, load_handler
 from aiolambda._core.hooks import run_init_hooks
-from aiolambda._core.isolation import Zygote
 from aiolambda._core.logs import LogSink, configure_logging, format_error_for_log, unbuffer_stdio
-from aiolambda._core.wrappers import check_wrappers
 
 if TYPE_CHECKING:
     import argparse  # only the CLI's `aiolambda run` passes a parser; ~5 ms to import
+
+    from aiolambda._core.isolation import Zygote
 
 EXIT_INIT_ERROR = 1
 EXIT_USAGE = 2
@@ -74,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if config.max_concurrency > 1 and not config.sync_threads and not config.snapstart:
         # Before the handler is imported: if it is sync, workers are forked from here.
         # (A SnapStart snapshot holds one process: there a sync handler uses threads.)
+        from aiolambda._core.isolation import Zygote  # not imported when one runs at a time
+
         zygote = Zygote.fork()
         if zygote is None:  # this is such a worker: one invocation at a time
             workers = []
@@ -161,6 +163,8 @@ async def _load_or_report(config: RuntimeConfig, sink: LogSink, redact: Redactor
     try:
         handler = load_handler(config.handler)
         if handler.is_async:
+            from aiolambda._core.wrappers import check_wrappers  # sync handlers skip the table
+
             for warning in check_wrappers(handler.func, handler.name, config.max_concurrency):
                 logging.getLogger("aiolambda").warning("%s", warning)
         await run_init_hooks()  # e.g. an ASGI app's lifespan startup (aiolambda.asgi)

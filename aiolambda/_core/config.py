@@ -6,8 +6,8 @@ called once by the bootstrap, and every other module receives values.
 See: https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: typing.NamedTuple turns each string
+# annotation into a ForwardRef and compiles it, ~0.3 ms of every cold start for 22 fields.
 from collections.abc import Mapping
 from typing import NamedTuple
 
@@ -67,7 +67,7 @@ class RuntimeConfig(NamedTuple):
     @classmethod
     def from_environ(
         cls, environ: Mapping[str, str], *, handler: str | None = None
-    ) -> RuntimeConfig:
+    ) -> "RuntimeConfig":
         """Parse the Lambda environment (``handler`` overrides ``_HANDLER``).
 
         Raises :class:`ConfigError` with a message naming the variable at fault.

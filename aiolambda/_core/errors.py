@@ -171,7 +171,7 @@ def from_fault(
         stack_trace=tuple(redact(_utf8(line)) for line in fault.stack),
         request_id=request_id,
         header_type=fault.error_type
-        if p.ERROR_TYPE_RE.match(fault.error_type)
+        if p.is_valid_error_type(fault.error_type)
         else p.RUNTIME_UNKNOWN,
     )
 

@@ -42,12 +42,21 @@ def error_path(request_id: str) -> str:
 
 # Request ids go into a URL path: allow only what real ids (UUIDs) and RIE-style ids use,
 # so a hostile header can never inject a CRLF, a slash or a dot-segment.
-_REQUEST_ID_RE: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}\Z")
+MAX_REQUEST_ID_CHARS: Final = 128
 
 
 def is_valid_request_id(request_id: str) -> bool:
-    """True when ``request_id`` is safe to put into a Runtime API URL path."""
-    return _REQUEST_ID_RE.match(request_id) is not None
+    """True when ``request_id`` is safe to put into a Runtime API URL path.
+
+    ASCII letters and digits, then also ``-`` and ``_``, at most 128 characters. String
+    methods rather than a regex: compiling one is ~0.15 ms of every cold start.
+    """
+    return (
+        0 < len(request_id) <= MAX_REQUEST_ID_CHARS
+        and request_id.isascii()
+        and request_id[0].isalnum()
+        and request_id.replace("-", "").replace("_", "").isalnum()
+    )
 
 
 # -- headers on the /next response (lower-case: HTTP header names are case-insensitive) --
@@ -98,7 +107,14 @@ MAX_XRAY_CAUSE_BYTES: Final = 64 * 1024  # RAPID crops the X-Ray cause to this
 
 # -- error types ----------------------------------------------------------------------
 # RAPID maps any header value not matching this to Runtime.Unknown / Function.Unknown.
-ERROR_TYPE_RE: Final = re.compile(r"(Runtime|Function)\.[A-Z][a-zA-Z]+\Z")
+# A pattern, not a compiled regex: only error reports use it (re caches it on first use).
+ERROR_TYPE_PATTERN: Final = r"(Runtime|Function)\.[A-Z][a-zA-Z]+"
+
+
+def is_valid_error_type(error_type: str) -> bool:
+    """True when RAPID passes ``error_type`` through as ``Lambda-Runtime-Function-Error-Type``."""
+    return re.fullmatch(ERROR_TYPE_PATTERN, error_type) is not None
+
 
 MALFORMED_HANDLER_NAME: Final = "Runtime.MalformedHandlerName"
 IMPORT_MODULE_ERROR: Final = "Runtime.ImportModuleError"

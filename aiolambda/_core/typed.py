@@ -51,7 +51,8 @@ EventDecoder = Callable[[bytes, "str | None"], Any]
 log = logging.getLogger("aiolambda")
 
 _MAX_LISTED_ERRORS: Final = 10
-_MODULE_PREFIX: Final = re.compile(r"\b(?:[A-Za-z_][\w]*\.)+(?=[A-Za-z_])")
+# Only messages use it: a pattern that re compiles on first use, not at every cold start.
+_MODULE_PREFIX: Final = r"\b(?:[A-Za-z_][\w]*\.)+(?=[A-Za-z_])"
 _PLAIN_TYPES: Final = frozenset(
     {
         dict,
@@ -279,4 +280,4 @@ def _name(annotation: Any) -> str:
     if typing.get_origin(annotation) is typing.Annotated:  # the metadata says nothing useful
         return _name(typing.get_args(annotation)[0])
     # list[app.Order] -> list[Order]; typing.Annotated[...] -> Annotated[...]
-    return _MODULE_PREFIX.sub("", repr(annotation))
+    return re.sub(_MODULE_PREFIX, "", repr(annotation))

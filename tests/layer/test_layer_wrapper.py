@@ -419,3 +419,34 @@ def test_aiohttp_transport_without_aiohttp_in_the_layer_is_one_clear_line(
         "aiolambda: AIOLAMBDA_TRANSPORT=aiohttp but aiohttp is not installed "
         "(build the layer with: aiolambda layer build --transport aiohttp)\n"
     )
+
+
+@pytest.mark.parametrize("shell", ["sh", "bash"])
+def test_the_wrapper_starts_the_interpreter_without_forking(
+    host_opt: Path, tmp_path: Path, shell: str
+) -> None:
+    """Each fork (a `$(...)` subshell, a `tr`) costs every cold start ~0.7 ms, more under
+    bash, which is /bin/sh on Amazon Linux 2023: the wrapper's usual path has none."""
+    strace = shutil.which("strace")
+    shell_path = shutil.which(shell)
+    if strace is None or shell_path is None:
+        pytest.skip(f"needs strace and {shell} on PATH")
+    fake, _ = _fake_interpreter(tmp_path)
+    fake.unlink()
+    fake.symlink_to(shutil.which("true") or "/bin/true")  # exits at once: no forks of its own
+    trace = tmp_path / "trace"
+    env = _lambda_env(host_opt, AIOLAMBDA_DISABLE="False")
+    wrapper = [shell_path, str(host_opt / "aiolambda"), str(fake), "-X", "utf8", "/x/bootstrap.py"]
+    done = subprocess.run(
+        [strace, "-f", "-e", "trace=fork,vfork,clone,clone3", "-o", str(trace), *wrapper],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode != 0 and "ptrace" in done.stderr:
+        pytest.skip(f"strace cannot trace here: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    forks = [line for line in trace.read_text().splitlines() if "exited with" not in line]
+    assert forks == []

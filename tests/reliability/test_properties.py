@@ -8,6 +8,7 @@ transport in ``tests/transport/test_http.py``.
 from __future__ import annotations
 
 import decimal
+import re
 from typing import Any
 
 import orjson
@@ -138,7 +139,7 @@ def test_error_reports_are_valid_and_never_carry_a_secret(
     doc = orjson.loads(report.body())  # valid JSON even for lone surrogates in the text
     assert doc["errorType"] == "ValueError"
     assert doc["requestId"] == "req-1"
-    assert p.ERROR_TYPE_RE.match(report.header_type)
+    assert p.is_valid_error_type(report.header_type)
     assert report.xray_cause is not None
     assert len(report.xray_cause) < p.MAX_XRAY_CAUSE_BYTES
     check_request("POST", "/", [(p.H_XRAY_ERROR_CAUSE, report.xray_cause.decode("ascii"))])
@@ -154,7 +155,7 @@ def test_error_reports_are_valid_and_never_carry_a_secret(
 def test_any_exception_name_gives_a_header_lambda_accepts(name: str) -> None:
     exc_type = type(name, (Exception,), {})
     report = from_exception(exc_type("boom"))
-    assert p.ERROR_TYPE_RE.match(report.header_type), report.header_type
+    assert p.is_valid_error_type(report.header_type), report.header_type
     orjson.loads(report.body())
 
 
@@ -163,6 +164,54 @@ def test_any_exception_name_gives_a_header_lambda_accepts(name: str) -> None:
 _id_text = st.text(max_size=140) | st.text(
     alphabet="abcdef0123456789-_/.%\r\n :", min_size=1, max_size=140
 )
+
+
+_TOKEN_GRAMMAR = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
+
+
+@SETTINGS
+@given(st.text(max_size=20) | st.text(alphabet="aZ09!#|~-:; \t\u00e9/", max_size=12))
+@example("")
+@example("X-Amz-Ok")
+def test_header_names_and_methods_follow_the_token_grammar(name: str) -> None:
+    """The request checks (character sets, no regex at import) accept exactly RFC 9110 tokens."""
+    assume(name.lower() not in {"host", "content-length", "transfer-encoding"})
+    token = re.fullmatch(_TOKEN_GRAMMAR, name) is not None
+    for method, headers in ((name, []), ("GET", [(name, "v")])):
+        try:
+            check_request(method, "/", headers)
+        except ValueError:
+            assert not token, (method, headers)
+        else:
+            assert token, (method, headers)
+
+
+@SETTINGS
+@given(st.text(max_size=20) | st.text(alphabet="/a%?#\x7f \t\r\n\u00e9~!", max_size=12))
+@example("/")
+@example("/\x7f")
+def test_request_targets_are_slash_then_visible_ascii(path: str) -> None:
+    target = re.fullmatch(r"/[!-~]*", path) is not None
+    try:
+        check_request("GET", path, [])
+    except ValueError:
+        assert not target, path
+    else:
+        assert target, path
+
+
+@SETTINGS
+@given(_id_text | st.text(alphabet="aZ09-_\u00e9\u0661\u00b2", max_size=130))
+@example("a" * 128)
+@example("a" * 129)
+@example("-a")
+@example("_")
+@example("\u0661")  # a digit to str.isalnum, not to the Runtime API
+def test_request_id_check_is_the_documented_grammar(request_id: str) -> None:
+    """``is_valid_request_id`` (string methods, no regex at import) is exactly
+    ``[A-Za-z0-9][A-Za-z0-9_-]{0,127}``."""
+    grammar = re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}", request_id) is not None
+    assert p.is_valid_request_id(request_id) == grammar
 
 
 @SETTINGS

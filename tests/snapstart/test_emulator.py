@@ -114,9 +114,7 @@ async def test_concurrent_pollers_start_only_after_the_restore() -> None:
         assert results[0].json()["events"] == ["async-before", "async-after:db", "sync-after"]
 
 
-async def test_sync_handler_under_snapstart_serves_concurrency_from_the_restored_process() -> (
-    None
-):
+async def test_sync_handler_under_snapstart_serves_concurrency_from_the_restored_process() -> None:
     # One snapshot, one restore: no process per invocation (as without SnapStart), the N
     # invocations run in threads of the process whose hooks ran.
     emu = snap_emulator("aiolambda", "fn.snap_hooks.handler", concurrency=3)
