@@ -81,13 +81,16 @@ HANDLERS = {
 }
 
 # The floor: what any uvloop runtime must do, timed and counted like the contenders.
-# Import asyncio, uvloop and orjson, import the handler's module, connect, GET /next,
-# call the handler, post its JSON result; no context, logging, errors or timeouts.
+# Import asyncio, uvloop and orjson (with the collector off, then frozen, as aiolambda
+# does), import the handler's module, connect, GET /next, call the handler, post its JSON
+# result; no context, logging, errors or timeouts.
 FLOOR_SCRIPT = f"""\
+import gc; gc.disable()  # as aiolambda: no collections over the runtime's own imports
 import asyncio, importlib, os, sys
 import orjson, uvloop
 
 async def main():
+    gc.freeze(); gc.enable()
     sys.path.insert(0, os.environ["LAMBDA_TASK_ROOT"])
     module, _, name = os.environ["_HANDLER"].rpartition(".")
     handler = getattr(importlib.import_module(module), name)

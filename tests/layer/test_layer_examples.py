@@ -153,6 +153,14 @@ def test_dockerfile_runs_python_m_aiolambda_on_the_handler() -> None:
     assert "aiolambda" in (CONTAINER_DIR / "requirements.txt").read_text().split()
 
 
+def test_dockerfile_sets_no_python_variable_lambda_would_not() -> None:
+    """PYTHONUNBUFFERED and friends in the image would hide what Lambda's environment shows."""
+    instructions = _dockerfile_instructions()
+    env = " ".join(args for kw, args in instructions if kw == "ENV")
+    assert "PYTHONUNBUFFERED" not in env and "PYTHONDONTWRITEBYTECODE" not in env
+    assert ("RUN", "python -m compileall -q app.py") in instructions
+
+
 async def test_container_entry_point_serves_the_example_handler() -> None:
     try:
         from aiolambda.emulator import Emulator

@@ -198,7 +198,9 @@ async def test_wrapper_serves_an_invocation_from_the_layer(host_opt: Path, tmp_p
     # The managed runtime's order: task root, the layer's versioned site-packages, /opt/python.
     assert body["sys_path"] == [str(HANDLERS_DIR), str(site), str(host_opt / "python")]
     assert Path(body["opt_dir"]).resolve() == host_opt.resolve()
-    assert body["pythonpath"] == os.environ.get("PYTHONPATH")  # not exported by the wrapper
+    # The emulator passes no PYTHON* variable, and the wrapper exports no PYTHONPATH: the
+    # layer's path is put on sys.path inside the process only.
+    assert body["pythonpath"] is None
     assert second.function_error is None, second.payload
     assert second.json()["event"] == {"x": 2}
     assert second.json()["request_id"] != body["request_id"]
