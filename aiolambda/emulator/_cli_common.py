@@ -66,6 +66,21 @@ def env_option(text: str) -> str:
     return text
 
 
+def env_file_option(text: str) -> dict[str, str]:
+    """An argparse ``type`` for ``--env-file FILE``: the file read and parsed now."""
+    from aiolambda.emulator._dotenv import DotenvError, parse_dotenv
+
+    try:
+        with open(text, encoding="utf-8") as fh:
+            content = fh.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise argparse.ArgumentTypeError(f"cannot read {text!r}: {exc}") from None
+    try:
+        return parse_dotenv(content, text)
+    except DotenvError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def directory_option(text: str) -> str:
     """An argparse ``type`` for an existing directory."""
     if not os.path.isdir(text):
@@ -129,6 +144,15 @@ def add_function_options(parser: argparse.ArgumentParser) -> None:
         "PYTHON* variables, which it does not inherit",
     )
     parser.add_argument(
+        "--env-file",
+        action="append",
+        type=env_file_option,
+        default=[],
+        metavar="FILE",
+        help="read environment variables from a .env file: NAME=VALUE lines, '#' comments, "
+        "single or double quotes (repeatable; --env wins over it)",
+    )
+    parser.add_argument(
         "--snapstart",
         action="store_true",
         help="SnapStart: AWS_LAMBDA_INITIALIZATION_TYPE=snap-start; /restore/next is answered "
@@ -184,6 +208,15 @@ def parse_env(pairs: list[str]) -> dict[str, str]:
     return env
 
 
+def merged_env(args: argparse.Namespace) -> dict[str, str]:
+    """``--env-file`` files in order, then ``--env`` pairs, later ones winning."""
+    env: dict[str, str] = {}
+    for file_env in args.env_file:
+        env.update(file_env)
+    env.update(parse_env(args.env))
+    return env
+
+
 def bootstrap_command(argv: Sequence[str], handler: str) -> list[str] | None:
     """The ``-- CMD…`` list with ``{handler}`` filled in and a bare ``python`` resolved."""
     if not argv:
@@ -206,7 +239,7 @@ def emulator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "timeout": args.timeout,
         "memory": args.memory,
         "function_name": args.function_name,
-        "env": parse_env(args.env),
+        "env": merged_env(args),
     }
 
 

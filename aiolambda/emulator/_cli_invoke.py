@@ -8,6 +8,12 @@ import sys
 from typing import TYPE_CHECKING
 
 from aiolambda.emulator._cli_common import add_function_options, emulator_kwargs, fail
+from aiolambda.emulator._invoke_options import (
+    client_context_option,
+    identity_option,
+    tenant_id_option,
+    trace_id_option,
+)
 
 if TYPE_CHECKING:
     import argparse
@@ -25,6 +31,48 @@ def configure(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--event", default=None, help="the event as JSON text (default: {})")
     source.add_argument(
         "--event-file", default=None, help="file holding the JSON event ('-' for stdin)"
+    )
+    parser.add_argument(
+        "--client-context",
+        type=client_context_option,
+        default=None,
+        metavar="JSON",
+        help='the client context as a JSON object, e.g. \'{"custom": {"k": "v"}}\' '
+        "(context.client_context)",
+    )
+    parser.add_argument(
+        "--identity",
+        type=identity_option,
+        default=None,
+        metavar="JSON",
+        help='the Cognito identity, e.g. \'{"cognitoIdentityId": "…", '
+        '"cognitoIdentityPoolId": "…"}\' (context.identity)',
+    )
+    parser.add_argument(
+        "--tenant-id",
+        type=tenant_id_option,
+        default=None,
+        metavar="ID",
+        help="the tenant id of a tenant-isolated function (context.tenant_id)",
+    )
+    parser.add_argument(
+        "--trace-id",
+        type=trace_id_option,
+        default=None,
+        metavar="HEADER",
+        help="the X-Ray trace header, e.g. Root=1-…;Parent=…;Sampled=1 "
+        "(_X_AMZN_TRACE_ID and context.xray_trace_id; default: a fresh one)",
+    )
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument(
+        "-q", "--quiet", action="store_true", help="print the result only, not the logs"
+    )
+    verbosity.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        help="also show the runtime's debug lines: AWS_LAMBDA_LOG_LEVEL=DEBUG (unless --env "
+        "sets it) and every Runtime API request the runtime makes",
     )
 
 
@@ -57,10 +105,14 @@ def run(args: argparse.Namespace) -> int:
         kwargs = emulator_kwargs(args)
     except ValueError as exc:
         return fail(str(exc))
-    return asyncio.run(_invoke(args.handler, event, kwargs))
+    if args.verbose:
+        kwargs["env"].setdefault("AWS_LAMBDA_LOG_LEVEL", "DEBUG")
+        kwargs["api_trace"] = sys.stderr
+    kwargs["log_stream"] = None if args.quiet else sys.stderr
+    return asyncio.run(_invoke(args, event, kwargs))
 
 
-async def _invoke(handler: str, event: bytes, kwargs: dict[str, object]) -> int:
+async def _invoke(args: argparse.Namespace, event: bytes, kwargs: dict[str, object]) -> int:
     from aiolambda._core import protocol as p
     from aiolambda.emulator import Emulator
     from aiolambda.emulator._engine import decode_error_trailer
@@ -76,8 +128,15 @@ async def _invoke(handler: str, event: bytes, kwargs: dict[str, object]) -> int:
             written[-1:] = data[-1:]
 
     try:
-        async with Emulator(handler, log_stream=sys.stderr, **kwargs) as emulator:  # type: ignore[arg-type]
-            result = await emulator.invoke(event, on_chunk=on_chunk)
+        async with Emulator(args.handler, **kwargs) as emulator:  # type: ignore[arg-type]
+            result = await emulator.invoke(
+                event,
+                on_chunk=on_chunk,
+                client_context=args.client_context,
+                identity=args.identity,
+                tenant_id=args.tenant_id,
+                trace_id=args.trace_id,
+            )
     except OSError as exc:
         return fail(f"cannot start the runtime: {exc}")
     if not result.streamed:

@@ -72,6 +72,8 @@ class Emulator:
     line carries ``Restore Duration`` and ``Billed Restore Duration``. A failed hook
     reaches that invocation as its error (``Runtime.BeforeSnapshotError`` or
     ``Runtime.AfterRestoreError``). Without ``snapstart`` the route answers 403.
+
+    ``api_trace``, when given, gets one line per Runtime/Extensions API request.
     """
 
     def __init__(
@@ -95,6 +97,7 @@ class Emulator:
         record: bool = True,
         snapstart: bool = False,
         snapshot_pause: float = 0.0,
+        api_trace: IO[str] | None = None,
     ) -> None:
         if not all(math.isfinite(t) and t > 0 for t in (timeout, init_timeout)):
             raise ValueError("timeouts must be positive numbers of seconds")
@@ -143,6 +146,7 @@ class Emulator:
             snapstart=snapstart,
             snapshot_pause=snapshot_pause,
         )
+        self._api_trace = api_trace
         self._engine: Engine | None = None
         self._runtime_server: HTTPServer | None = None
         self._invoke_runner: web.AppRunner | None = None
@@ -166,6 +170,7 @@ class Emulator:
     async def start(self) -> None:
         """Start the servers and, in spawn mode, the runtime."""
         engine = Engine(self._config, self._logs)
+        engine.api_trace = self._api_trace
         self._engine = engine
         server = HTTPServer(engine.handle, engine.body_limit, engine.open_stream)
         await server.start("127.0.0.1", self.runtime_api_port)

@@ -239,6 +239,8 @@ class Engine:
         # starts a runtime if none is running).
         self.on_reset: Callable[[str], None] | None = None
         self.on_demand: Callable[[], None] | None = None
+        # Where to write one line per Runtime/Extensions API request (``invoke -v``).
+        self.api_trace: IO[str] | None = None
         # Set by the process supervisor: peak memory of the runtime's process tree (MB).
         self.memory_probe: Callable[[], int | None] | None = None
         # Init Duration: from the runtime's start to its first /next; reported once, on
@@ -581,6 +583,8 @@ class Engine:
         """Route one Runtime/Extensions API request and record it."""
         request_id: str | None = None
         path = req.path
+        if self.api_trace is not None:
+            self._trace(f"{req.method} {path}")
         if path == p.NEXT_PATH:
             response, request_id = await self._route_next(req, conn)
         elif path.startswith(_INVOCATION_PREFIX) and path.count("/") == 5:
@@ -608,7 +612,16 @@ class Engine:
         else:
             response = _error_response(404, "NotFound", f"unknown path {path[:200]!r}")
         self._record(req, response.status, request_id)
+        if self.api_trace is not None and response.status >= 300 and not self._closed:
+            self._trace(f"{req.method} {path} answered {response.status}")
         return response
+
+    def _trace(self, what: str) -> None:
+        self.logs.mark()  # the runtime's own output first, in the order it happened
+        with contextlib.suppress(Exception):
+            assert self.api_trace is not None
+            self.api_trace.write(f"aiolambda: runtime API: {what}\n")
+            self.api_trace.flush()
 
     def _record(self, req: Request, status: int, request_id: str | None) -> None:
         if not self.cfg.record:
