@@ -80,7 +80,9 @@ _PRUNED_SUFFIXES: Final = frozenset({".pyc", ".pyo", ".pyx", ".pxd", ".pxi", ".c
 _PRUNED_DIRS: Final = frozenset({"__pycache__", "tests"})
 _PRUNED_PREFIXES: Final = ("_testcapi",)  # e.g. multidict/_testcapi.cpython-312-….so
 # aiolambda's own files that the runtime never imports (paths relative to the package).
-_DEV_ONLY: Final = frozenset({"emulator", "testing.py", "cli.py", "_layer.py", "_layer_cli.py"})
+_DEV_ONLY: Final = frozenset(
+    {"emulator", "events", "testing.py", "cli.py", "_layer.py", "_layer_cli.py"}
+)
 _DEV_ONLY_IN_LAYER: Final = frozenset({"_data", "py.typed"})  # the wrapper goes to the root
 # Runtime dependencies that only one transport imports: left out of other layers.
 _TRANSPORT_ONLY: Final[dict[str, str]] = {"aiohttp": "aiohttp"}

@@ -21,6 +21,7 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "invoke a function once locally and print the result",
     ),
     "layer": ("aiolambda._layer_cli", "build a Lambda layer zip of aiolambda"),
+    "event": ("aiolambda.events._cli", "print a sample event for an event source"),
 }
 
 

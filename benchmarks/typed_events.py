@@ -54,16 +54,19 @@ sys.path.insert(1, str(ROOT))
 from aiolambda._core.codec import decode_event  # noqa: E402
 from aiolambda._core.typed import event_decoder  # noqa: E402
 
-SAMPLES = {
-    "sqs": ROOT / "examples" / "sqs_batch" / "event.json",
-    "s3": ROOT / "examples" / "s3_notification" / "event.json",
-    "dynamodb": ROOT / "examples" / "dynamodb_stream" / "event.json",
-    "apigw_v2": ROOT / "examples" / "apigw_v2" / "event.json",
-    "ses": ROOT / "tests" / "typed" / "events" / "ses.json",
-    "apigw_v1": ROOT / "tests" / "typed" / "events" / "apigw_v1.json",
-    "eventbridge": ROOT / "tests" / "typed" / "events" / "eventbridge.json",
-    "kinesis": ROOT / "tests" / "typed" / "events" / "kinesis.json",
-    "sns": ROOT / "tests" / "typed" / "events" / "sns.json",
+SAMPLES = {  # the package's samples (aiolambda event SOURCE)
+    name: ROOT / "aiolambda" / "events" / f"{source}.json"
+    for name, source in {
+        "sqs": "sqs",
+        "s3": "s3",
+        "dynamodb": "dynamodb-stream",
+        "apigw_v2": "apigw-http",
+        "ses": "ses",
+        "apigw_v1": "apigw-rest",
+        "eventbridge": "eventbridge",
+        "kinesis": "kinesis",
+        "sns": "sns",
+    }.items()
 }
 TINY = b'{"orderId":"o-1001","sku":"apple","qty":2}'
 SLICES = 10  # interleaved slices per contender per repetition

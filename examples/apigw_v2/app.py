@@ -5,7 +5,7 @@ JSON body is the handler's to check, so that a bad body is a 400 for the client 
 than a function error (which API Gateway would turn into a 500).
 Needs ``aws-lambda-powertools[parser]`` (pydantic) in the function's package or a layer.
 
-    aiolambda invoke examples/apigw_v2/app.handler --event "$(cat examples/apigw_v2/event.json)"
+    aiolambda event apigw-http | aiolambda invoke examples/apigw_v2/app.handler --event-file -
 """
 
 from __future__ import annotations

@@ -5,8 +5,8 @@ Lambda resumes the shard from the lowest failed sequence number. ``DynamoDBStrea
 turns the DynamoDB JSON of ``Keys``/``NewImage``/``OldImage`` into plain values.
 Needs ``aws-lambda-powertools[parser]`` (pydantic) in the function's package or a layer.
 
-    aiolambda invoke examples/dynamodb_stream/app.handler \\
-        --event "$(cat examples/dynamodb_stream/event.json)"
+    aiolambda event dynamodb-stream |
+        aiolambda invoke examples/dynamodb_stream/app.handler --event-file -
 """
 
 from __future__ import annotations

@@ -4,8 +4,7 @@ The annotation is all it takes: aiolambda wraps the decoded event in ``S3Event``
 calling the handler (data classes read the dict lazily: no validation cost).
 Needs ``aws-lambda-powertools`` in the function's package or a layer.
 
-    aiolambda invoke examples/s3_notification/app.handler \\
-        --event "$(cat examples/s3_notification/event.json)"
+    aiolambda event s3 | aiolambda invoke examples/s3_notification/app.handler --event-file -
 """
 
 from __future__ import annotations

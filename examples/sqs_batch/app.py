@@ -4,7 +4,7 @@ The event source mapping needs ``FunctionResponseTypes: [ReportBatchItemFailures
 Lambda then deletes the messages that succeeded and delivers only the failed ones again.
 Needs ``aws-lambda-powertools[parser]`` (pydantic) in the function's package or a layer.
 
-    aiolambda invoke examples/sqs_batch/app.handler --event "$(cat examples/sqs_batch/event.json)"
+    aiolambda event sqs | aiolambda invoke examples/sqs_batch/app.handler --event-file -
 """
 
 from __future__ import annotations

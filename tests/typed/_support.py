@@ -4,23 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aiolambda.events import sample_bytes
+
 REPO = Path(__file__).resolve().parents[2]
 FN = Path(__file__).parent / "fn"
-EVENTS = Path(__file__).parent / "events"
 
-# One realistic sample per event source; the examples' own events are used as they are.
+# One realistic sample per event source: the package's own (``aiolambda event SOURCE``),
+# which the examples use too.
 SAMPLES = {
-    "sqs": REPO / "examples" / "sqs_batch" / "event.json",
-    "s3": REPO / "examples" / "s3_notification" / "event.json",
-    "dynamodb": REPO / "examples" / "dynamodb_stream" / "event.json",
-    "apigw_v2": REPO / "examples" / "apigw_v2" / "event.json",
-    "ses": EVENTS / "ses.json",
-    "apigw_v1": EVENTS / "apigw_v1.json",
-    "eventbridge": EVENTS / "eventbridge.json",
-    "kinesis": EVENTS / "kinesis.json",
-    "sns": EVENTS / "sns.json",
+    "sqs": "sqs",
+    "s3": "s3",
+    "dynamodb": "dynamodb-stream",
+    "apigw_v2": "apigw-http",
+    "ses": "ses",
+    "apigw_v1": "apigw-rest",
+    "eventbridge": "eventbridge",
+    "kinesis": "kinesis",
+    "sns": "sns",
 }
 
 
 def sample(name: str) -> bytes:
-    return SAMPLES[name].read_bytes()
+    return sample_bytes(SAMPLES[name])
