@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from aiolambda.emulator import _limits as lim
 from aiolambda.emulator._cli_common import (
     add_function_options,
+    directory_option,
     emulator_kwargs,
     fail,
     int_option,
@@ -20,6 +21,8 @@ from aiolambda.emulator._cli_common import (
 
 if TYPE_CHECKING:
     import argparse
+
+    from aiolambda.emulator import Emulator
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -51,6 +54,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "printed AWS_LAMBDA_RUNTIME_API",
     )
     parser.add_argument(
+        "--reload",
+        action="store_true",
+        help="start a new runtime (a new init) when a file under the task root changes; "
+        "invocations in flight finish first (needs: pip install 'aiolambda-runtime[reload]')",
+    )
+    parser.add_argument(
+        "--reload-dir",
+        action="append",
+        type=directory_option,
+        default=[],
+        metavar="DIR",
+        help="with --reload: watch DIR instead of the task root (repeatable)",
+    )
+    parser.add_argument(
         "--concurrency",
         type=int_option(1, lim.MAX_CONCURRENCY, " (Lambda Managed Instances' maximum)"),
         default=None,
@@ -72,6 +89,16 @@ def run(args: argparse.Namespace) -> int:
         kwargs = emulator_kwargs(args)
     except ValueError as exc:
         return fail(str(exc))
+    if args.reload_dir and not args.reload:
+        return fail("--reload-dir needs --reload")
+    if args.reload:
+        from aiolambda.emulator._reload import missing_watchfiles
+
+        if args.no_spawn:
+            return fail("--reload needs a runtime to replace: it cannot go with --no-spawn")
+        problem = missing_watchfiles()
+        if problem is not None:
+            return fail(problem)
     return asyncio.run(_serve(args, kwargs))
 
 
@@ -110,8 +137,27 @@ async def _serve(args: argparse.Namespace, kwargs: dict[str, object]) -> int:
                 f"AWS_LAMBDA_RUNTIME_API={emulator.runtime_api}",
                 flush=True,
             )
-        await stop.wait()
+        if args.reload:
+            await _serve_reloading(args, emulator, stop)
+        else:
+            await stop.wait()
     finally:
         with contextlib.suppress(Exception):
             await emulator.close()
     return 0
+
+
+async def _serve_reloading(
+    args: argparse.Namespace, emulator: Emulator, stop: asyncio.Event
+) -> None:
+    import os
+
+    from aiolambda.emulator._reload import watch
+
+    directories = [os.path.abspath(d) for d in args.reload_dir] or [emulator.task_root]
+    watcher = asyncio.create_task(watch(emulator, directories, sys.stdout, stop))
+    waiter = asyncio.create_task(stop.wait())
+    await asyncio.wait((watcher, waiter), return_when=asyncio.FIRST_COMPLETED)
+    stop.set()
+    waiter.cancel()
+    await watcher  # a watcher that failed (a directory removed) ends serve with its error

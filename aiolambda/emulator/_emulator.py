@@ -419,6 +419,16 @@ class Emulator:
         """How many times a runtime process was started (restarts included)."""
         return self._supervisor.starts if self._supervisor is not None else 0
 
+    def replace_runtime(self) -> None:
+        """Start a new runtime (a new init) for the next invocation; spawn mode only.
+
+        Invocations in flight finish on the current runtime first; those that arrive
+        meanwhile wait for the new one. ``aiolambda serve --reload`` calls it on a change.
+        """
+        if self._supervisor is None:
+            raise RuntimeError("no runtime process: the emulator runs with spawn=False")
+        self._supervisor.replace()
+
     async def wait_exit(self) -> int | None:
         """Wait for the running runtime process to end and return its exit status."""
         if self._supervisor is None:

@@ -239,6 +239,10 @@ class Engine:
         # starts a runtime if none is running).
         self.on_reset: Callable[[str], None] | None = None
         self.on_demand: Callable[[], None] | None = None
+        # Set while the runtime is being replaced (``serve --reload``): what is in flight
+        # finishes, nothing new is handed out, and ``on_drained`` runs once all is done.
+        self.draining = False
+        self.on_drained: Callable[[], None] | None = None
         # Where to write one line per Runtime/Extensions API request (``invoke -v``).
         self.api_trace: IO[str] | None = None
         # Set by the process supervisor: peak memory of the runtime's process tree (MB).
@@ -330,6 +334,7 @@ class Engine:
         self._runtime_mark = self.logs.mark()
         self.initialised = False
         self._init_error_posted = False
+        self.draining = False
         self.extensions.clear()
         self._snap = _SnapStartState()
         self._update_watchdog(rearm=True)  # a new process gets the init budget afresh
@@ -390,7 +395,7 @@ class Engine:
         self._finish(inv, body, p.CT_JSON, error_type=p.RUNTIME_EXIT_ERROR)
 
     def _dispatch(self) -> None:
-        while self._queue and self._waiters:
+        while self._queue and self._waiters and not self.draining:
             waiter = self._waiters.popleft()
             if waiter.done():
                 continue
@@ -484,6 +489,9 @@ class Engine:
             self.results.append(result)
         if not inv.future.done():
             inv.future.set_result(result)
+        if self.draining and not self._running and self.on_drained is not None:
+            # After the answer is sent: the runtime is not stopped mid-request.
+            asyncio.get_running_loop().call_soon(self.on_drained)
         if not self._closed:
             self._dispatch()
 
@@ -673,7 +681,7 @@ class Engine:
             self._spawned_at = None
         self.initialised = True
         self._snap.restored()
-        if self._queue:
+        if self._queue and not self.draining:
             inv = self._queue.popleft()
             self._start(inv)
             self._update_watchdog()

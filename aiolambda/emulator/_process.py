@@ -79,6 +79,7 @@ class Supervisor:
         engine.memory_probe = self._memory.sample_mb
         engine.on_reset = self.reset
         engine.on_demand = self.demand
+        engine.on_drained = self._replace_now
         logs.drain = self._drain
 
     @property
@@ -98,6 +99,23 @@ class Supervisor:
         """Lambda's reset after a timeout: stop this runtime, then start a fresh one."""
         self._restart_eagerly = True
         self._stop(reason)
+
+    def replace(self) -> None:
+        """Replace the runtime with a fresh one (a new init) once nothing is in flight.
+
+        What runs now finishes on the old runtime; what arrives meanwhile waits for the
+        new one, as if Lambda had moved the function to a new execution environment.
+        """
+        if self._proc is None or self._proc.returncode is not None:
+            return  # the next invocation starts a new runtime anyway
+        self._engine.draining = True
+        if self._engine.in_flight == 0:
+            self._replace_now()
+
+    def _replace_now(self) -> None:
+        if self._engine.draining and self._engine.in_flight == 0 and not self._closing:
+            self._restart_eagerly = True
+            self._stop("spindown")
 
     async def wait_exit(self) -> int | None:
         if self._proc is not None:
