@@ -81,6 +81,16 @@ def env_file_option(text: str) -> dict[str, str]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def layer_option(text: str) -> str:
+    """An argparse ``type`` for ``--layer``: a layer zip or an unpacked layer directory."""
+    from aiolambda.emulator._layers import LayerError, check_layer
+
+    try:
+        return check_layer(text)
+    except LayerError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def directory_option(text: str) -> str:
     """An argparse ``type`` for an existing directory."""
     if not os.path.isdir(text):
@@ -151,6 +161,16 @@ def add_function_options(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="read environment variables from a .env file: NAME=VALUE lines, '#' comments, "
         "single or double quotes (repeatable; --env wins over it)",
+    )
+    parser.add_argument(
+        "--layer",
+        action="append",
+        type=layer_option,
+        default=[],
+        metavar="ZIP_OR_DIR",
+        help="a layer, as a zip or a directory (repeatable, in Lambda's order: later files "
+        "win). Its python/ goes on sys.path, its extensions/ run, and "
+        "AWS_LAMBDA_EXEC_WRAPPER=/opt/... finds its wrapper; /opt is a temporary directory",
     )
     parser.add_argument(
         "--snapstart",
@@ -240,7 +260,19 @@ def emulator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "memory": args.memory,
         "function_name": args.function_name,
         "env": merged_env(args),
+        "layers": args.layer,
     }
+
+
+def wrapper_note(emulator: Any, env: dict[str, str]) -> str | None:
+    """The line saying that aiolambda's layer runs through its exec wrapper, when it was implied."""
+    if emulator.exec_wrapper is None or "AWS_LAMBDA_EXEC_WRAPPER" in env:
+        return None
+    return (
+        "aiolambda: the layer ships aiolambda's exec wrapper: running with "
+        "AWS_LAMBDA_EXEC_WRAPPER=/opt/aiolambda (on Lambda, set it in the function's "
+        "environment)"
+    )
 
 
 def is_loopback(host: str) -> bool:

@@ -7,7 +7,12 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from aiolambda.emulator._cli_common import add_function_options, emulator_kwargs, fail
+from aiolambda.emulator._cli_common import (
+    add_function_options,
+    emulator_kwargs,
+    fail,
+    wrapper_note,
+)
 from aiolambda.emulator._invoke_options import (
     client_context_option,
     identity_option,
@@ -128,7 +133,11 @@ async def _invoke(args: argparse.Namespace, event: bytes, kwargs: dict[str, obje
             written[-1:] = data[-1:]
 
     try:
+        user_env = dict(kwargs["env"])  # type: ignore[call-overload]
         async with Emulator(args.handler, **kwargs) as emulator:  # type: ignore[arg-type]
+            note = wrapper_note(emulator, user_env)
+            if note is not None and not args.quiet:
+                print(note, file=sys.stderr, flush=True)
             result = await emulator.invoke(
                 event,
                 on_chunk=on_chunk,
@@ -139,6 +148,8 @@ async def _invoke(args: argparse.Namespace, event: bytes, kwargs: dict[str, obje
             )
     except OSError as exc:
         return fail(f"cannot start the runtime: {exc}")
+    except ValueError as exc:  # a layer that cannot be unpacked
+        return fail(f"cannot use the layer: {exc}")
     if not result.streamed:
         out.write(result.payload)
         written[-1:] = result.payload[-1:] or b"\n"

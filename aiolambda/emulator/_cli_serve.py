@@ -17,6 +17,7 @@ from aiolambda.emulator._cli_common import (
     int_option,
     is_loopback,
     port_option,
+    wrapper_note,
 )
 
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ async def _serve(args: argparse.Namespace, kwargs: dict[str, object]) -> int:
     )
     try:
         await emulator.start()
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         await emulator.close()
         return fail(f"cannot start: {exc}")
     try:
@@ -131,6 +132,9 @@ async def _serve(args: argparse.Namespace, kwargs: dict[str, object]) -> int:
             f"aiolambda: Runtime API at {emulator.runtime_api}; press Ctrl-C to stop",
             flush=True,
         )
+        note = wrapper_note(emulator, kwargs["env"])  # type: ignore[arg-type]
+        if note is not None:
+            print(note, flush=True)
         if args.no_spawn:
             print(
                 f"aiolambda: no runtime started; run yours with "

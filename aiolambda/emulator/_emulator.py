@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import sys
+import tempfile
 import time
 import uuid
 from typing import IO, TYPE_CHECKING, Any, Final
@@ -98,6 +100,7 @@ class Emulator:
         snapstart: bool = False,
         snapshot_pause: float = 0.0,
         api_trace: IO[str] | None = None,
+        layers: Sequence[str | os.PathLike[str]] = (),
     ) -> None:
         if not all(math.isfinite(t) and t > 0 for t in (timeout, init_timeout)):
             raise ValueError("timeouts must be positive numbers of seconds")
@@ -117,6 +120,7 @@ class Emulator:
             raise ValueError("spawn=True needs a handler or a bootstrap command")
         self.handler = handler
         self.task_root = os.path.abspath(task_root if task_root is not None else os.getcwd())
+        self._own_bootstrap = bootstrap is not None
         self.bootstrap = (
             list(bootstrap)
             if bootstrap is not None
@@ -147,6 +151,12 @@ class Emulator:
             snapshot_pause=snapshot_pause,
         )
         self._api_trace = api_trace
+        self.layers = [os.fspath(layer) for layer in layers]
+        self._scratch: str | None = None
+        self.opt_dir: str | None = None
+        """The merged layers (Lambda's ``/opt``), a temporary directory; None without layers."""
+        self.exec_wrapper: str | None = None
+        """The exec wrapper the runtime starts through (``AWS_LAMBDA_EXEC_WRAPPER``), if any."""
         self._engine: Engine | None = None
         self._runtime_server: HTTPServer | None = None
         self._invoke_runner: web.AppRunner | None = None
@@ -185,8 +195,14 @@ class Emulator:
             await site.start()
             self._invoke_port = int(runner.addresses[0][1])
             if self.spawn:
+                extensions = self._prepare_layers()
                 supervisor = Supervisor(
-                    engine, self.bootstrap, self.environment(), self.task_root, self._logs
+                    engine,
+                    self.bootstrap,
+                    self.environment(),
+                    self.task_root,
+                    self._logs,
+                    extensions=extensions,
                 )
                 await supervisor.start()
                 self._supervisor = supervisor
@@ -208,6 +224,33 @@ class Emulator:
         if self._runtime_server is not None:
             await self._runtime_server.close()
             self._runtime_server = None
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    def _prepare_layers(self) -> list[str]:
+        """Merge the layers into a stand-in ``/opt``, pick the exec wrapper; the extensions."""
+        from aiolambda.emulator import _layers
+
+        wrapper = self._extra_env.get(_layers.EXEC_WRAPPER_ENV)
+        if not self.layers and wrapper is None:
+            return []
+        self._scratch = tempfile.mkdtemp(prefix="aiolambda-")
+        opt = os.path.join(self._scratch, "opt")
+        os.mkdir(opt)
+        _layers.merge_layers(self.layers, opt)
+        self.opt_dir = opt
+        ships_aiolambda = os.path.isfile(os.path.join(opt, _layers.AIOLAMBDA_WRAPPER))
+        if ships_aiolambda and wrapper is None and not self._own_bootstrap:
+            # aiolambda's own layer: run it the way its function configuration must say.
+            wrapper = f"{_layers.LAMBDA_OPT}/{_layers.AIOLAMBDA_WRAPPER}"
+            self._extra_env[_layers.EXEC_WRAPPER_ENV] = wrapper
+        if wrapper is not None and not self._own_bootstrap:
+            # Lambda's managed runtimes honour the wrapper; a custom bootstrap would not.
+            local = os.path.join(self.task_root, _layers.local_path(wrapper, opt))
+            self.exec_wrapper = local
+            self.bootstrap = _layers.wrapped_bootstrap(local, self._scratch)
+        return _layers.extensions(opt)
 
     def environment(self) -> dict[str, str]:
         """The environment the runtime process gets: ours without ``PYTHON*``, Lambda's, ``env``."""
@@ -246,7 +289,14 @@ class Emulator:
             if k not in (p.ENV_MAX_CONCURRENCY, p.ENV_HANDLER, p.ENV_TELEMETRY_FD)
             and not k.startswith("PYTHON")
         }
-        return {**inherited, **lambda_env, **self._extra_env}
+        env = {**inherited, **lambda_env, **self._extra_env}
+        if self.opt_dir is not None:
+            # Lambda's PATH ends with /opt/bin and its LD_LIBRARY_PATH with /opt/lib.
+            opt = self.opt_dir
+            env["AIOLAMBDA_OPT_DIR"] = opt
+            for name, sub in (("PATH", "bin"), ("LD_LIBRARY_PATH", "lib")):
+                env[name] = os.pathsep.join(filter(None, [env.get(name), f"{opt}/{sub}"]))
+        return env
 
     # -- addresses --------------------------------------------------------------------
     @property

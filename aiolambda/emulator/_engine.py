@@ -207,10 +207,11 @@ class Invocation:
 
 
 class _Extension:
-    __slots__ = ("backlog", "events", "name", "waiter")
+    __slots__ = ("backlog", "events", "name", "polled", "waiter")
 
     def __init__(self, name: str, events: frozenset[str]) -> None:
         self.name = name
+        self.polled = False  # has asked for its next event: its init is done
         self.events = events
         self.backlog: deque[bytes] = deque(maxlen=_MAX_EXTENSION_BACKLOG)
         self.waiter: asyncio.Future[None] | None = None
@@ -234,6 +235,10 @@ class Engine:
         self.init_error: Any = None
         self.initialised = False
         self.extensions: dict[str, _Extension] = {}
+        # External extensions (started before the runtime, from a layer): ids of those
+        # that registered; invocations wait until each has asked for its next event.
+        self._external: set[str] = set()
+        self._register_watchers: list[tuple[int, asyncio.Future[None]]] = []
         # Called with a reason when Lambda would reset the environment (spawn mode
         # kills and restarts the runtime), and whenever work arrives (spawn mode
         # starts a runtime if none is running).
@@ -335,9 +340,29 @@ class Engine:
         self.initialised = False
         self._init_error_posted = False
         self.draining = False
-        self.extensions.clear()
+        # The runtime's own (internal) extensions go with it; external ones stay.
+        self.extensions = {k: v for k, v in self.extensions.items() if k in self._external}
         self._snap = _SnapStartState()
         self._update_watchdog(rearm=True)  # a new process gets the init budget afresh
+
+    def begin_environment(self) -> None:
+        """A new execution environment: no extension is registered yet."""
+        self.extensions.clear()
+        self._external = set()
+
+    def expect_extensions(self, ids: Iterable[str]) -> None:
+        """The external extensions of this environment, registered before the runtime starts."""
+        self._external = set(ids)
+
+    async def wait_for_registrations(self, n: int) -> None:
+        if len(self.extensions) >= n:
+            return
+        fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._register_watchers.append((n, fut))
+        await fut
+
+    def _externals_ready(self) -> bool:
+        return all(ext.polled for key, ext in self.extensions.items() if key in self._external)
 
     def runtime_exited(self, how: str, *, blame_init: bool = True) -> None:
         """The runtime process ended: fail what it held, drop its long-polls."""
@@ -395,7 +420,7 @@ class Engine:
         self._finish(inv, body, p.CT_JSON, error_type=p.RUNTIME_EXIT_ERROR)
 
     def _dispatch(self) -> None:
-        while self._queue and self._waiters and not self.draining:
+        while self._queue and self._waiters and not self.draining and self._externals_ready():
             waiter = self._waiters.popleft()
             if waiter.done():
                 continue
@@ -538,7 +563,7 @@ class Engine:
         stalled = (
             not self._closed
             and bool(self._queue)
-            and not live_waiters
+            and (not live_waiters or not self._externals_ready())
             and len(self._running) < self.cfg.slots
         )
         if stalled and self._watchdog is None:
@@ -681,7 +706,7 @@ class Engine:
             self._spawned_at = None
         self.initialised = True
         self._snap.restored()
-        if self._queue and not self.draining:
+        if self._queue and not self.draining and self._externals_ready():
             inv = self._queue.popleft()
             self._start(inv)
             self._update_watchdog()
@@ -905,6 +930,13 @@ class Engine:
             return _error_response(400, "InvalidEventType", f"unknown events {sorted(unknown)}")
         ext_id = str(uuid.uuid4())
         self.extensions[ext_id] = _Extension(name, frozenset(events))
+        watchers, self._register_watchers = self._register_watchers, []
+        for n, fut in watchers:
+            if len(self.extensions) >= n:
+                if not fut.done():
+                    fut.set_result(None)
+            else:
+                self._register_watchers.append((n, fut))
         body = json.dumps(
             {
                 "functionName": self.cfg.function_name,
@@ -922,6 +954,9 @@ class Engine:
             return _error_response(403, "Extension.UnknownExtensionIdentifier", "unknown extension")
         if ext.waiter is not None and not ext.waiter.done():
             return _error_response(403, "InvalidStateTransition", "event/next already pending")
+        if not ext.polled:
+            ext.polled = True
+            self._dispatch()  # the last extension to finish its init lets work through
         if not ext.backlog:
             ext.waiter = asyncio.get_running_loop().create_future()
             hangup = asyncio.ensure_future(conn.wait_disconnect())

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 from typing import TYPE_CHECKING, Final
 
 from aiolambda.emulator._memory import PeakMemory
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
 # Lambda gives the runtime 500 ms after SIGTERM when an internal extension is
 # registered; without extensions there is no SIGTERM at all, only SIGKILL.
 SHUTDOWN_GRACE_S: Final = 0.5
+# With external extensions (a layer's extensions/), the whole environment gets 2 s.
+EXTERNAL_SHUTDOWN_GRACE_S: Final = 2.0
 _SIGNAL_WORDS: Final = {
     signal.SIGKILL: "killed",
     signal.SIGTERM: "terminated",
@@ -57,8 +60,13 @@ class Supervisor:
         env: Mapping[str, str],
         cwd: str,
         logs: LogBuffer,
+        *,
+        extensions: Sequence[str] = (),
     ) -> None:
         self._engine = engine
+        self._extension_paths = list(extensions)
+        self._ext_procs: list[asyncio.subprocess.Process] = []
+        self._deadline: float | None = None  # when the environment's shutdown ends
         self._argv = list(argv)
         self._env = dict(env)
         self._cwd = cwd
@@ -137,7 +145,10 @@ class Supervisor:
     async def _spawn(self) -> None:
         read_fd, write_fd = os.pipe()
         os.set_blocking(read_fd, False)
+        self._pipe = read_fd
+        asyncio.get_running_loop().add_reader(read_fd, self._drain)
         try:
+            await self._start_extensions(write_fd)
             self._proc = await asyncio.create_subprocess_exec(
                 *self._argv,
                 cwd=self._cwd,
@@ -148,12 +159,12 @@ class Supervisor:
                 start_new_session=True,
             )
         except BaseException:
-            os.close(read_fd)
+            self._close_pipe()
+            for ext in self._ext_procs:
+                self._signal(ext, signal.SIGKILL)
             raise
         finally:
             os.close(write_fd)
-        self._pipe = read_fd
-        asyncio.get_running_loop().add_reader(read_fd, self._drain)
         self._exited.clear()
         self.starts += 1
         self._memory.restart(self._proc.pid)
@@ -183,6 +194,14 @@ class Supervisor:
                 self._kill_timer.cancel()
                 self._kill_timer = None
             self._drain()
+            crashed_mid_invoke = self._engine.in_flight > 0
+            if not self._closing:
+                # A runtime we killed ourselves (a reset) is not to blame for queued work.
+                self._engine.runtime_exited(describe_exit(returncode), blame_init=not self._killed)
+            # The environment ends with its runtime: its extensions get their shutdown
+            # (queued work meanwhile waits within the init budget of the next one).
+            await self._end_extensions()
+            self._drain()
             self._close_pipe()
             self._proc = None
             self.returncode = returncode
@@ -190,9 +209,6 @@ class Supervisor:
             self._exited.set()
             if self._closing:
                 return
-            crashed_mid_invoke = self._engine.in_flight > 0
-            # A runtime we killed ourselves (a reset) is not to blame for queued work.
-            self._engine.runtime_exited(describe_exit(returncode), blame_init=not self._killed)
             if crashed_mid_invoke or self._restart_eagerly or self._engine.has_work:
                 self._demand.set()
             self._restart_eagerly = False
@@ -203,13 +219,75 @@ class Supervisor:
         if proc is None or proc.returncode is not None:
             return
         self._killed = True
-        if self._engine.extensions:
-            self._engine.shutdown_event(reason, int(SHUTDOWN_GRACE_S * 1000))
+        if self._engine.extensions or self._ext_procs:
+            grace = EXTERNAL_SHUTDOWN_GRACE_S if self._ext_procs else SHUTDOWN_GRACE_S
+            self._engine.shutdown_event(reason, int(grace * 1000))
+            self._deadline = time.monotonic() + grace
             self._signal(proc, signal.SIGTERM)
             loop = asyncio.get_running_loop()
-            self._kill_timer = loop.call_later(SHUTDOWN_GRACE_S, self._signal, proc, signal.SIGKILL)
+            self._kill_timer = loop.call_later(grace, self._signal, proc, signal.SIGKILL)
         else:
             self._signal(proc, signal.SIGKILL)
+
+    # -- external extensions (a layer's extensions/ directory) ------------------------
+    async def _start_extensions(self, output_fd: int) -> None:
+        """Start the extensions, then wait (within the init budget) for them to register.
+
+        As on Lambda, they run before the runtime, and the runtime gets its first
+        invocation only once each one has asked for its next event.
+        """
+        self._ext_procs = []
+        self._engine.begin_environment()
+        if not self._extension_paths:
+            return
+        for path in self._extension_paths:
+            try:
+                ext = await asyncio.create_subprocess_exec(
+                    path,
+                    cwd=self._cwd,
+                    env=self._env,
+                    stdin=asyncio.subprocess.DEVNULL,
+                    stdout=output_fd,
+                    stderr=output_fd,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                self._logs.feed_line(f"aiolambda: extension {path} failed to start: {exc}\n")
+                continue
+            self._ext_procs.append(ext)
+        exits = [asyncio.ensure_future(ext.wait()) for ext in self._ext_procs]
+        registered = asyncio.ensure_future(
+            self._engine.wait_for_registrations(len(self._ext_procs))
+        )
+        try:
+            await asyncio.wait(
+                [registered, *exits],
+                timeout=self._engine.cfg.init_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+        finally:
+            for task in [registered, *exits]:
+                task.cancel()
+        self._engine.expect_extensions(self._engine.extensions)
+
+    async def _end_extensions(self) -> None:
+        """The runtime has exited: the extensions get SHUTDOWN, then SIGKILL at the deadline."""
+        deadline, self._deadline = self._deadline, None
+        alive = [ext for ext in self._ext_procs if ext.returncode is None]
+        self._ext_procs = []
+        if not alive:
+            return
+        if deadline is None:  # the runtime ended on its own: the environment fails
+            self._engine.shutdown_event("failure", int(EXTERNAL_SHUTDOWN_GRACE_S * 1000))
+            deadline = time.monotonic() + EXTERNAL_SHUTDOWN_GRACE_S
+        remaining = max(0.0, deadline - time.monotonic())
+        _, pending = await asyncio.wait(
+            [asyncio.ensure_future(ext.wait()) for ext in alive], timeout=remaining
+        )
+        for ext in alive:
+            self._signal(ext, signal.SIGKILL)
+        if pending:
+            await asyncio.wait(pending)
 
     @staticmethod
     def _signal(proc: asyncio.subprocess.Process, sig: signal.Signals) -> None:
