@@ -1,4 +1,4 @@
-"""The ``.env`` file format ``--env-file`` reads: the subset Docker Compose and SAM share.
+"""The ``.env`` file format ``--env-file`` reads: a subset of Docker Compose's ``env_file``.
 
 Accepted, one entry a line:
 

@@ -14,7 +14,7 @@ import json
 from importlib import resources
 from typing import Any, Final
 
-__all__ = ["SOURCES", "PathError", "sample", "sample_bytes", "set_path"]
+__all__ = ["SOURCES", "PathError", "sample", "sample_bytes", "set_path", "set_text"]
 
 # source name -> what it is, in ``aiolambda event --list`` order.
 SOURCES: Final[dict[str, str]] = {
@@ -47,6 +47,38 @@ def sample_bytes(source: str) -> bytes:
 def sample(source: str) -> Any:
     """A fresh copy of the sample event for ``source``, decoded."""
     return json.loads(sample_bytes(source))
+
+
+def set_text(event: Any, path: str, text: str) -> None:
+    """``--set PATH=TEXT``: where the event holds a string, ``text`` as it is; else JSON.
+
+    Bodies, attributes and headers are strings on the wire (an SQS body holding JSON is
+    JSON *text*), so a string stays a string; elsewhere (numbers, objects, lists, new
+    keys) ``text`` is parsed as JSON when it is valid JSON, and is a string otherwise.
+    """
+    value: Any = text
+    if not isinstance(_current(event, path), str):
+        try:
+            value = json.loads(text)
+        except ValueError:
+            value = text
+    set_path(event, path, value)
+
+
+def _current(event: Any, path: str) -> Any:
+    node = event
+    for part in path.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif (
+            isinstance(node, list)
+            and part.lstrip("-").isdigit()
+            and -len(node) <= int(part) < len(node)
+        ):
+            node = node[int(part)]
+        else:
+            return None
+    return node
 
 
 def set_path(event: Any, path: str, value: Any) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import argparse
@@ -25,22 +25,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="PATH=VALUE",
-        help="set a value by dotted path, list items by index (Records.0.body=hi); VALUE is "
-        "parsed as JSON when it is valid JSON, else taken as a string (repeatable)",
+        help="set a value by dotted path, list items by index (Records.0.body=hi); where "
+        "the event holds a string VALUE is that text, elsewhere it is parsed as JSON when "
+        "valid, else a string (repeatable)",
     )
     parser.add_argument("--list", action="store_true", help="name the sources and exit")
 
 
-def _value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return text
-
-
 def run(args: argparse.Namespace) -> int:
     """Print the event; 2 on an unknown source or a bad ``--set``."""
-    from aiolambda.events import SOURCES, PathError, sample, set_path
+    from aiolambda.events import SOURCES, PathError, sample, set_text
 
     if args.list:
         for name, what in SOURCES.items():
@@ -56,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
         if not sep:
             return _fail(f"--set {assignment!r}: expects PATH=VALUE")
         try:
-            set_path(event, path, _value(text))
+            set_text(event, path, text)
         except PathError as exc:
             return _fail(f"--set {assignment!r}: {exc}")
     sys.stdout.write(json.dumps(event, indent=2, ensure_ascii=False) + "\n")

@@ -71,20 +71,24 @@ def test_list_names_every_source() -> None:
 def test_set_edits_values_by_dotted_path() -> None:
     code, out, err = run_cli(
         "event", "sqs",
-        "--set", "Records.0.body=hi",
+        "--set", 'Records.0.body={"orderId": "o-9", "qty": 1}',
         "--set", 'Records.1.messageAttributes={"k": {"dataType": "Number", "stringValue": "1"}}',
         "--set", "Records.-1.awsRegion=eu-west-1",
         "--set", "Records.0.attributes.ApproximateReceiveCount=3",
         "--set", "Records.0.newKey=null",
+        "--set", "Records.0.otherKey=plain text",
     )  # fmt: skip
     assert code == 0, err
     event = json.loads(out)
-    assert event["Records"][0]["body"] == "hi"  # not JSON: a string
+    # Where the event holds a string, the text as given: SQS delivers JSON bodies as text.
+    assert event["Records"][0]["body"] == '{"orderId": "o-9", "qty": 1}'
+    assert event["Records"][0]["attributes"]["ApproximateReceiveCount"] == "3"
+    # Elsewhere, JSON when it is JSON, else a string.
     assert event["Records"][1]["messageAttributes"]["k"]["dataType"] == "Number"
-    assert event["Records"][-1]["awsRegion"] == "eu-west-1"
-    assert event["Records"][0]["attributes"]["ApproximateReceiveCount"] == 3  # JSON: a number
     assert event["Records"][0]["newKey"] is None
-    models.SqsModel.model_validate(event | {"Records": event["Records"][1:]})
+    assert event["Records"][0]["otherKey"] == "plain text"
+    assert event["Records"][-1]["awsRegion"] == "eu-west-1"
+    models.SqsModel.model_validate(event)
 
 
 @pytest.mark.parametrize(
