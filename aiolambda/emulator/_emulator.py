@@ -76,6 +76,8 @@ class Emulator:
     ``Runtime.AfterRestoreError``). Without ``snapstart`` the route answers 403.
 
     ``api_trace``, when given, gets one line per Runtime/Extensions API request.
+    ``layers`` (zips or directories, in Lambda's order) are merged into a temporary
+    stand-in for ``/opt``: see ``docs/emulator.md`` for what it provides and lacks.
     """
 
     def __init__(
