@@ -200,3 +200,32 @@ def test_a_layer_reaching_outside_opt_is_refused(tmp_path: Path) -> None:
 def _text(path: Path) -> Path:
     path.write_text("not a zip")
     return path
+
+
+async def test_reload_ends_the_environment_extensions_included(tmp_path: Path) -> None:
+    code = tmp_path / "code"  # the watched task root; the events file is outside it
+    code.mkdir()
+    app = code / "app.py"
+    app.write_text(APP)
+    layer = _layer_zip(tmp_path / "layer.zip", "reloaded")
+    events = tmp_path / "events.jsonl"
+    args = ("app.handler", "--task-root", str(code), "--layer", str(layer), "--reload",
+            "--env", f"IL_EVENTS={events}")  # fmt: skip
+    async with serve(*args) as served, aiohttp.ClientSession() as http:
+        await served.wait_line("aiolambda: watching ")
+        async with http.post(served.url, json={}) as response:
+            first = await response.json()
+        app.write_text(APP + "\n# edited\n")
+        await served.wait_line("aiolambda: reloading: app.py changed")
+        async with http.post(served.url, json={}) as response:
+            second = await response.json()
+    assert first["greeting"] == second["greeting"] == "reloaded"
+    seen = _events(events)
+    assert [(e["eventType"], e.get("shutdownReason")) for e in seen] == [
+        ("REGISTERED", None), ("INVOKE", None), ("SHUTDOWN", "SPINDOWN"),
+        ("REGISTERED", None), ("INVOKE", None), ("SHUTDOWN", "SPINDOWN"),
+    ]  # fmt: skip
+    assert [seen[1]["requestId"], seen[4]["requestId"]] == [
+        first["request_id"],
+        second["request_id"],
+    ]
