@@ -932,9 +932,10 @@ class Engine:
         self.extensions[ext_id] = _Extension(name, frozenset(events))
         watchers, self._register_watchers = self._register_watchers, []
         for n, fut in watchers:
+            if fut.done():
+                continue
             if len(self.extensions) >= n:
-                if not fut.done():
-                    fut.set_result(None)
+                fut.set_result(None)
             else:
                 self._register_watchers.append((n, fut))
         body = json.dumps(

@@ -255,19 +255,31 @@ class Supervisor:
                 self._logs.feed_line(f"aiolambda: extension {path} failed to start: {exc}\n")
                 continue
             self._ext_procs.append(ext)
-        exits = [asyncio.ensure_future(ext.wait()) for ext in self._ext_procs]
-        registered = asyncio.ensure_future(
-            self._engine.wait_for_registrations(len(self._ext_procs))
-        )
-        try:
-            await asyncio.wait(
-                [registered, *exits],
-                timeout=self._engine.cfg.init_timeout,
-                return_when=asyncio.FIRST_COMPLETED,
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._engine.cfg.init_timeout
+        while True:
+            alive = [ext for ext in self._ext_procs if ext.returncode is None]
+            registered = len(self._engine.extensions)
+            remaining = deadline - loop.time()
+            if registered >= len(alive) or remaining <= 0:
+                break
+            waits = [
+                asyncio.ensure_future(self._engine.wait_for_registrations(registered + 1)),
+                *(asyncio.ensure_future(ext.wait()) for ext in alive),
+            ]
+            try:
+                await asyncio.wait(waits, timeout=remaining, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in waits:
+                    task.cancel()
+        missing = len(self._ext_procs) - len(self._engine.extensions)
+        if missing > 0:
+            # Lambda fails the init here (Extension.Crash or a timeout); locally the
+            # function still runs, and this line says why its extensions are missing.
+            self._logs.feed_line(
+                f"aiolambda: {missing} of {len(self._ext_procs)} extensions did not register "
+                "(exited, or still silent after the init budget)\n"
             )
-        finally:
-            for task in [registered, *exits]:
-                task.cancel()
         self._engine.expect_extensions(self._engine.extensions)
 
     async def _end_extensions(self) -> None:

@@ -197,6 +197,33 @@ def test_a_layer_reaching_outside_opt_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "escaped.txt").exists()
 
 
+def test_an_extension_that_never_registers_is_named_and_the_function_still_runs(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "app.py").write_text(APP)
+    layer = tmp_path / "broken.zip"
+    with zipfile.ZipFile(layer, "w") as archive:
+        _add(archive, "python/greeting.py", "GREETING = 'still here'\n")
+        _add(
+            archive,
+            f"python/lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages/sitepkg.py",
+            "",
+        )
+        _add(
+            archive,
+            "extensions/broken",
+            "#!/bin/sh\necho broken extension starting\nexit 3\n",
+            0o755,
+        )
+    code, out, err = run_cli(
+        "invoke", "app.handler", "--task-root", str(tmp_path), "--layer", str(layer)
+    )
+    assert code == 0, err
+    assert json.loads(out)["greeting"] == "still here"
+    assert "broken extension starting" in err
+    assert "aiolambda: 1 of 1 extensions did not register" in err
+
+
 def _text(path: Path) -> Path:
     path.write_text("not a zip")
     return path
