@@ -47,13 +47,17 @@ with open(os.environ["STOCK_MARKER"], "w") as f:
 """
 
 
-def stand_in_wrapper(directory: Path) -> Path:
-    """An ADOT-like exec wrapper at ``directory/other-wrapper`` (a stand-in for /opt/...)."""
+def stand_in_wrapper(directory: Path, deployed_at: str | None = None) -> Path:
+    """An ADOT-like exec wrapper at ``directory/other-wrapper`` (a stand-in for /opt/...).
+
+    ``deployed_at``: where ``directory`` is seen by the function (``/opt`` in a sandbox).
+    """
     site = directory / "other-layer-python"
     site.mkdir(parents=True, exist_ok=True)
     (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
     wrapper = directory / "other-wrapper"
-    wrapper.write_text(STAND_IN.format(site=site))
+    seen = f"{deployed_at}/other-layer-python" if deployed_at else str(site)
+    wrapper.write_text(STAND_IN.format(site=seen))
     wrapper.chmod(0o755)
     return wrapper
 
