@@ -229,3 +229,26 @@ def test_a_chained_exec_wrapper_and_aiolambda_both_take_effect(
         "aiolambda_runtime": True,
     }
     assert STOCK_RAN not in finished.output
+
+
+HOG = """\
+def handler(event, context):
+    hoard = b"x" * (event["mb"] * 1024 * 1024)  # written, so every page is really used
+    return len(hoard) // (1024 * 1024)
+"""
+
+
+def test_the_memory_limit_holds_for_the_function(
+    opt: Path, var_runtime: Path, tmp_path: Path
+) -> None:
+    with sandbox(opt=opt, task=function(tmp_path, HOG), runtime=var_runtime) as box:
+        fits = box.invoke({"mb": 32})
+        too_much = box.invoke({"mb": 2 * MEMORY_MB})
+        after = box.invoke({"mb": 32})
+    finished = box.stop()
+    assert fits.json() == 32, finished.output
+    # Over the limit the kernel kills the runtime, as on Lambda (the group holds RIE too).
+    assert too_much.status == 502, finished.output
+    assert too_much.json()["errorType"] == "Runtime.ExitError"
+    assert too_much.json()["errorMessage"].endswith("Runtime exited with error: signal: killed")
+    assert after.json() == 32, finished.output
