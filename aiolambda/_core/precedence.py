@@ -22,6 +22,7 @@ from aiolambda._core import protocol as p  # loaded by the runtime anyway; stdli
 
 # The oldest versions the runtime works with; the same floors as pyproject's dependencies.
 MINIMUM_VERSIONS: Final = {"orjson": (3, 10), "uvloop": (0, 19)}
+_SITE_DIRS: Final = ("site-packages", "dist-packages")  # dist-packages: Debian's Pythons
 
 
 def lambda_sys_path(task_root: str, opt_dir: str) -> list[str]:
@@ -38,20 +39,28 @@ def lambda_sys_path(task_root: str, opt_dir: str) -> list[str]:
     return [path for path in wanted if path and os.path.isdir(path)]
 
 
-def put_first(paths: Sequence[str]) -> None:
-    """Move ``paths`` to the front of ``sys.path``, in that order, without duplicates."""
-    sys.path[:] = [*paths, *(entry for entry in sys.path if entry not in paths)]
+def ahead_of_site_packages(paths: Sequence[str]) -> None:
+    """Move ``paths`` just ahead of the first site-packages on ``sys.path``, in that order.
+
+    Ahead of every installed package, so the function's copy of one is found first; but
+    after the standard library, so the runtime's many stdlib imports do not search the
+    task root and the layer first (a directory scanned per import costs cold start time).
+    """
+    rest = [entry for entry in sys.path if entry not in paths]
+    at = next((i for i, entry in enumerate(rest) if entry.endswith(_SITE_DIRS)), len(rest))
+    sys.path[:] = [*rest[:at], *paths, *rest[at:]]
 
 
 def task_root_first(environ: Mapping[str, str]) -> None:
-    """Before any runtime import: the task root, then the layer, then the rest.
+    """Before any runtime import: the task root, then the layer, ahead of installed packages.
 
     Reads the two paths straight from the environment because it runs before the
-    runtime's configuration can be built (building it imports the transport); the
-    bootstrap lays ``sys.path`` out again from that configuration, in the same order.
+    runtime's configuration can be built (building it imports the transport). Before
+    the handler is imported, the bootstrap lays ``sys.path`` out from that configuration
+    in the managed runtime's full order (the task root first of all).
     """
     task_root = environ.get(p.ENV_TASK_ROOT, "")
-    put_first(lambda_sys_path(task_root, environ.get("AIOLAMBDA_OPT_DIR", "/opt")))
+    ahead_of_site_packages(lambda_sys_path(task_root, environ.get("AIOLAMBDA_OPT_DIR", "/opt")))
 
 
 def too_old() -> str | None:
