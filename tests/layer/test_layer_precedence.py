@@ -138,3 +138,28 @@ def test_the_runtime_floors_are_pyprojects() -> None:
         if found and found[1] in MINIMUM_VERSIONS:
             floors[found[1]] = (int(found[2]), int(found[3]))
     assert floors == MINIMUM_VERSIONS
+
+
+# What `pip install aiolambda` put into deployment packages: an unrelated project of that name.
+NOT_THE_RUNTIME = "raise ImportError('an unrelated project that is also called aiolambda')\n"
+
+PROBE = """\
+import aiolambda
+
+def handler(event, context):
+    return {"aiolambda": aiolambda.__file__}
+"""
+
+
+async def test_the_layer_runs_its_own_aiolambda_whatever_the_function_ships(
+    host_opt: Path, tmp_path: Path
+) -> None:
+    """As the stock runtime runs its own awslambdaric: the wrapper and its package match."""
+    task_root = tmp_path / "task"
+    (task_root / "aiolambda").mkdir(parents=True)
+    (task_root / "aiolambda" / "__init__.py").write_text(NOT_THE_RUNTIME)
+    (task_root / "app.py").write_text(PROBE)
+    bootstrap, env = _wrapper(host_opt, tmp_path)
+    body = await _invoke(task_root, bootstrap, env)
+    site = host_opt / "python" / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    assert body == {"aiolambda": str(site / "site-packages" / "aiolambda" / "__init__.py")}
