@@ -80,7 +80,7 @@ def too_old() -> str | None:
             return (
                 f"aiolambda needs {name}>={wanted}, but {name} {version} comes first on "
                 f"sys.path ({os.path.dirname(where)}): ship {name}>={wanted} with the "
-                f"function, or leave {name} out of it to use the layer's"
+                f"function, or leave it out to use the one installed with aiolambda"
             )
     return None
 

@@ -105,8 +105,8 @@ def other_python_opt(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Pat
     pytest.skip("no second Python interpreter (3.12-3.14) on this machine")
 
 
-def download_orjson(version: str, dest: Path, python: str | None = None) -> Path:
-    """The real orjson ``version`` wheel for ``python`` (X.Y; default: this interpreter).
+def download_wheel(name: str, version: str, dest: Path, python: str | None = None) -> Path:
+    """The real ``name`` ``version`` wheel for ``python`` (X.Y; default: this interpreter).
 
     From the package index, like the layer build; manylinux x86_64/aarch64 per this CPU.
     """
@@ -114,18 +114,23 @@ def download_orjson(version: str, dest: Path, python: str | None = None) -> Path
     import sys
 
     dest.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "pip", "download", f"orjson=={version}"]
+    command = [sys.executable, "-m", "pip", "download", f"{name}=={version}"]
     command += ["--only-binary", ":all:", "--no-deps", "-q", "-d", str(dest)]
     if python is not None:
         command += ["--python-version", python, "--platform", f"manylinux2014_{platform.machine()}"]
     subprocess.run(command, check=True, capture_output=True, timeout=300)
     tag = "cp" + (python or f"{sys.version_info[0]}.{sys.version_info[1]}").replace(".", "")
-    (wheel,) = dest.glob(f"orjson-{version}-{tag}-*.whl")
+    (wheel,) = dest.glob(f"{name}-{version}-{tag}-*.whl")
     return wheel
 
 
+def download_orjson(version: str, dest: Path, python: str | None = None) -> Path:
+    """The real orjson ``version`` wheel (see :func:`download_wheel`)."""
+    return download_wheel("orjson", version, dest, python)
+
+
 def function_shipping_orjson(wheel: Path, task_root: Path, handler: str) -> Path:
-    """A deployment package: the unpacked orjson wheel beside ``app.py`` (``handler``)."""
+    """A deployment package: the unpacked wheel (orjson's, ...) beside ``app.py`` (``handler``)."""
     task_root.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(wheel) as archive:
         archive.extractall(task_root)

@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 from aiolambda.emulator import Emulator
-from tests.layer.conftest import download_orjson, function_shipping_orjson
+from tests.layer.conftest import download_orjson, download_wheel, function_shipping_orjson
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -117,8 +117,8 @@ async def test_an_orjson_too_old_for_the_runtime_fails_init_with_one_line(
         logs = emu.logs
     message = (
         f"aiolambda needs orjson>=3.10, but orjson {TOO_OLD} comes first on sys.path "
-        f"({task_root / 'orjson'}): ship orjson>=3.10 with the function, or leave orjson "
-        "out of it to use the layer's"
+        f"({task_root / 'orjson'}): ship orjson>=3.10 with the function, or leave it out "
+        "to use the one installed with aiolambda"
     )
     assert error["errorType"] == "Runtime.ImportModuleError"
     assert error["errorMessage"] == message
@@ -163,3 +163,17 @@ async def test_the_layer_runs_its_own_aiolambda_whatever_the_function_ships(
     body = await _invoke(task_root, bootstrap, env)
     site = host_opt / "python" / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
     assert body == {"aiolambda": str(site / "site-packages" / "aiolambda" / "__init__.py")}
+
+
+async def test_a_uvloop_too_old_for_the_runtime_fails_init_with_one_line(tmp_path: Path) -> None:
+    """uvloop 0.18.0, a real wheel: the runtime imports it for its loop, then names it."""
+    wheel = download_wheel("uvloop", "0.18.0", tmp_path / "wheels")
+    task_root = function_shipping_orjson(wheel, tmp_path / "task", "def handler(e, c):\n    pass\n")
+    async with Emulator("app.handler", task_root=task_root, timeout=30, init_timeout=30) as emu:
+        error = await emu.wait_init_error()
+    assert error["errorType"] == "Runtime.ImportModuleError"
+    assert error["errorMessage"] == (
+        f"aiolambda needs uvloop>=0.19, but uvloop 0.18.0 comes first on sys.path "
+        f"({task_root / 'uvloop'}): ship uvloop>=0.19 with the function, or leave it out "
+        "to use the one installed with aiolambda"
+    )
