@@ -2,8 +2,9 @@
 
 Lambda puts the task root (the deployment package) before the layers on ``sys.path``.
 The runtime's own dependencies (orjson, uvloop) are imported before the handler, so
-the task root must be in front before the first of those imports: afterwards a
-function that ships its own orjson would silently get the layer's copy. Both the
+the task root must come before the layer (and every installed package) before the
+first of those imports: afterwards a function that ships its own orjson would
+silently get the layer's copy. Both the
 runtime and the function then use the function's copy, which must be new enough for
 the runtime; :func:`too_old` names the one that is not, and loading the handler
 reports it as an init error.
