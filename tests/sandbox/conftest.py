@@ -19,6 +19,7 @@ from tests.layer.test_layer_chaining import stand_in_wrapper
 from tests.sandbox.sandbox import PYTHON, interpreter_prefix, missing, runtime_dir
 
 OLDER_ORJSON = "3.10.18"  # older than the layer's, new enough for the runtime
+TOO_OLD_ORJSON = "3.9.15"  # below the runtime's floor, orjson>=3.10
 
 
 def readable_by_all(root: Path) -> Path:
@@ -74,6 +75,8 @@ def var_runtime(sandbox_ready: None, tmp_path_factory: pytest.TempPathFactory) -
 
 
 @pytest.fixture(scope="session")
-def older_orjson_wheel(sandbox_ready: None, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real orjson 3.10.18 wheel for CPython 3.12 on this CPU, from the package index."""
-    return download_orjson(OLDER_ORJSON, tmp_path_factory.mktemp("wheels"), python=PYTHON)
+def orjson_wheels(sandbox_ready: None, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Real orjson wheels for CPython 3.12 on this CPU, from the package index, by version."""
+    dest = tmp_path_factory.mktemp("wheels")
+    versions = (OLDER_ORJSON, TOO_OLD_ORJSON)
+    return {version: download_orjson(version, dest, python=PYTHON) for version in versions}

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.sandbox.conftest import OLDER_ORJSON, readable_by_all
+from tests.sandbox.conftest import OLDER_ORJSON, TOO_OLD_ORJSON, readable_by_all
 from tests.sandbox.sandbox import MEMORY_MB, UID, sandbox
 
 SYNC = """\
@@ -193,13 +193,18 @@ def test_a_timeout_is_reported_and_the_next_invocation_is_served(
     assert after.json() == "awake"
 
 
-def test_the_functions_own_orjson_wins_over_the_layers(
-    opt: Path, var_runtime: Path, older_orjson_wheel: Path, tmp_path: Path
-) -> None:
+def _with_orjson(tmp_path: Path, wheel: Path) -> Path:
     task = tmp_path / "task"
-    with zipfile.ZipFile(older_orjson_wheel) as archive:
+    with zipfile.ZipFile(wheel) as archive:
         archive.extractall(task)
-    with sandbox(opt=opt, task=function(tmp_path, OWN_ORJSON), runtime=var_runtime) as box:
+    return function(tmp_path, OWN_ORJSON)
+
+
+def test_the_functions_own_orjson_wins_over_the_layers(
+    opt: Path, var_runtime: Path, orjson_wheels: dict[str, Path], tmp_path: Path
+) -> None:
+    task = _with_orjson(tmp_path, orjson_wheels[OLDER_ORJSON])
+    with sandbox(opt=opt, task=task, runtime=var_runtime) as box:
         reply = box.invoke({"b": [1, 2]})
     finished = box.stop()
     assert reply.status == 200, finished.output
@@ -209,6 +214,26 @@ def test_the_functions_own_orjson_wins_over_the_layers(
         "runtime_uses_it": True,
         "encoded": '{"b":[1,2]}',
     }
+
+
+def test_an_orjson_too_old_for_the_runtime_is_one_init_error(
+    opt: Path, var_runtime: Path, orjson_wheels: dict[str, Path], tmp_path: Path
+) -> None:
+    task = _with_orjson(tmp_path, orjson_wheels[TOO_OLD_ORJSON])
+    with sandbox(opt=opt, task=task, runtime=var_runtime) as box:
+        reply = box.invoke({})
+    finished = box.stop()
+    message = (
+        f"aiolambda needs orjson>=3.10, but orjson {TOO_OLD_ORJSON} comes first on sys.path "
+        "(/var/task/orjson): ship orjson>=3.10 with the function, or leave it out to use "
+        "the one installed with aiolambda"
+    )
+    # RIE answers the invocation that waited for the failed init with the init error.
+    assert reply.status == 502, finished.output
+    assert reply.json()["errorType"] == "Runtime.ImportModuleError"
+    assert reply.json()["errorMessage"] == message
+    assert f"[ERROR] Runtime.ImportModuleError: {message}" in finished.output
+    assert STOCK_RAN not in finished.output
 
 
 def test_a_chained_exec_wrapper_and_aiolambda_both_take_effect(
