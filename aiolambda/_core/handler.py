@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiolambda._core import protocol as p
 from aiolambda._core.errors import InitError
+from aiolambda._core.precedence import too_old
 
 if TYPE_CHECKING:
     from aiolambda._core.typed import EventDecoder
@@ -61,6 +62,9 @@ def is_async_callable(func: object) -> bool:
 
 def load_handler(handler: str) -> Handler:
     """Import the module named by ``handler`` and return its function."""
+    problem = too_old()  # the function's own orjson or uvloop, which the runtime uses too
+    if problem is not None:
+        raise InitError(p.IMPORT_MODULE_ERROR, problem)
     try:
         module_name, function_name = handler.rsplit(".", 1)
     except ValueError as exc:

@@ -103,3 +103,36 @@ def other_python_opt(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Pat
             build = build_layer(Target(version, host.arch), tmp_path_factory.mktemp("other-layer"))
             return interpreter, unpack(build.path, tmp_path_factory.mktemp("other-opt"))
     pytest.skip("no second Python interpreter (3.12-3.14) on this machine")
+
+
+def download_wheel(name: str, version: str, dest: Path, python: str | None = None) -> Path:
+    """The real ``name`` ``version`` wheel for ``python`` (X.Y; default: this interpreter).
+
+    From the package index, like the layer build; manylinux x86_64/aarch64 per this CPU.
+    """
+    import platform
+    import sys
+
+    dest.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "pip", "download", f"{name}=={version}"]
+    command += ["--only-binary", ":all:", "--no-deps", "-q", "-d", str(dest)]
+    if python is not None:
+        command += ["--python-version", python, "--platform", f"manylinux2014_{platform.machine()}"]
+    subprocess.run(command, check=True, capture_output=True, timeout=300)
+    tag = "cp" + (python or f"{sys.version_info[0]}.{sys.version_info[1]}").replace(".", "")
+    (wheel,) = dest.glob(f"{name}-{version}-{tag}-*.whl")
+    return wheel
+
+
+def download_orjson(version: str, dest: Path, python: str | None = None) -> Path:
+    """The real orjson ``version`` wheel (see :func:`download_wheel`)."""
+    return download_wheel("orjson", version, dest, python)
+
+
+def function_shipping_orjson(wheel: Path, task_root: Path, handler: str) -> Path:
+    """A deployment package: the unpacked wheel (orjson's, ...) beside ``app.py`` (``handler``)."""
+    task_root.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(task_root)
+    (task_root / "app.py").write_text(handler)
+    return task_root

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from tests.lambda_env import lambda_environ
+from tests.layer.test_layer_chaining import stand_in_wrapper
 
 HANDLERS_DIR = Path(__file__).resolve().parent / "handlers"
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
@@ -423,12 +424,14 @@ def test_aiohttp_transport_without_aiohttp_in_the_layer_is_one_clear_line(
     )
 
 
+@pytest.mark.parametrize("chained", [False, True], ids=["alone", "chained"])
 @pytest.mark.parametrize("shell", ["sh", "bash"])
 def test_the_wrapper_starts_the_interpreter_without_forking(
-    host_opt: Path, tmp_path: Path, shell: str
+    host_opt: Path, tmp_path: Path, shell: str, chained: bool
 ) -> None:
     """Each fork (a `$(...)` subshell, a `tr`) costs every cold start ~0.7 ms, more under
-    bash, which is /bin/sh on Amazon Linux 2023: the wrapper's usual path has none."""
+    bash, which is /bin/sh on Amazon Linux 2023: the wrapper's usual path has none, nor
+    has the hand-over to a chained wrapper (AIOLAMBDA_EXEC_WRAPPER)."""
     strace = shutil.which("strace")
     shell_path = shutil.which(shell)
     if strace is None or shell_path is None:
@@ -438,6 +441,8 @@ def test_the_wrapper_starts_the_interpreter_without_forking(
     fake.symlink_to(shutil.which("true") or "/bin/true")  # exits at once: no forks of its own
     trace = tmp_path / "trace"
     env = _lambda_env(host_opt, AIOLAMBDA_DISABLE="False")
+    if chained:
+        env["AIOLAMBDA_EXEC_WRAPPER"] = str(stand_in_wrapper(tmp_path))
     wrapper = [shell_path, str(host_opt / "aiolambda"), str(fake), "-X", "utf8", "/x/bootstrap.py"]
     done = subprocess.run(
         [strace, "-f", "-e", "trace=fork,vfork,clone,clone3", "-o", str(trace), *wrapper],
