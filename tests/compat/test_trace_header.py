@@ -1,8 +1,8 @@
 """The running invocation's X-Ray header in os.environ, at any concurrency.
 
 botocore adds it to every AWS call as ``X-Amzn-Trace-Id`` (X-Ray and Lambda's
-recursive-loop detection rely on it); aws-xray-sdk and OpenTelemetry's X-Ray
-propagator read it with ``os.environ.get``/``os.getenv``.
+recursive-loop detection rely on it); aws-xray-sdk's Lambda context and OpenTelemetry's
+X-Ray propagator read it with ``os.getenv``/``os.environ.get``: each is asked here.
 """
 
 from __future__ import annotations
@@ -60,5 +60,13 @@ async def test_each_sdk_call_carries_its_invocations_trace_header(
         ]
         results = await asyncio.gather(*futures)
     for i, (res, trace) in enumerate(zip(results, traces, strict=True)):
-        assert res.json() == {"get": trace, "getenv": trace, "in": True, "xray": trace}
+        root = trace.split(";")[0].removeprefix("Root=")
+        assert res.json() == {
+            "get": trace,
+            "getenv": trace,
+            "in": True,
+            "otel_propagator": root.replace("-", "")[1:],
+            "xray_sdk": root,
+            "xray": trace,
+        }
         assert headers[f"k{i}"] == trace

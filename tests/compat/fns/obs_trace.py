@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
+from aws_xray_sdk.core.lambda_launcher import LambdaContext
+from opentelemetry import trace
+from opentelemetry.propagators.aws import AwsXRayLambdaPropagator
 
 dynamodb = boto3.client(
     "dynamodb",
@@ -21,7 +26,20 @@ _all_in = asyncio.Event()
 
 def _seen() -> dict[str, Any]:
     key = "_X_AMZN_TRACE_ID"
-    return {"get": os.environ.get(key), "getenv": os.getenv(key), "in": key in os.environ}
+    otel = trace.get_current_span(AwsXRayLambdaPropagator().extract({})).get_span_context()
+    return {
+        "get": os.environ.get(key),
+        "getenv": os.getenv(key),
+        "in": key in os.environ,
+        "otel_propagator": f"{otel.trace_id:032x}",
+        # aws-xray-sdk's Lambda context keeps its segment per thread: ask in a fresh one
+        "xray_sdk": _in_thread(lambda: LambdaContext().get_trace_entity().trace_id),
+    }
+
+
+def _in_thread(func: Any) -> Any:
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(contextvars.copy_context().run, func).result()
 
 
 async def async_handler(event: Any, context: Any) -> Any:
