@@ -50,8 +50,9 @@ async def test_handler_exceptions_are_captured_with_their_request_id(
     assert "did not hook aiolambda" not in logs
 
 
-async def test_init_error_is_captured() -> None:
-    async with function("obs_sentry_init.handler", None) as emu:
+@pytest.mark.parametrize("concurrency", LEVELS)
+async def test_init_error_is_captured(concurrency: int | None) -> None:
+    async with function("obs_sentry_init.handler", concurrency) as emu:
         res = await emu.invoke({})
         await emu.wait_init_error()
         logs = emu.logs
