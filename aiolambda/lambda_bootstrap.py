@@ -66,23 +66,19 @@ class LambdaRuntimeClient:
         """Called when the handler's module failed to load (the error JSON as a dict)."""
 
 
-_ORIGINALS = (
-    ("handle_event_request", handle_event_request),
-    ("post_invocation_result", LambdaRuntimeClient.post_invocation_result),
-    ("post_invocation_error", LambdaRuntimeClient.post_invocation_error),
-    ("post_init_error", LambdaRuntimeClient.post_init_error),
-)
+_ORIGINALS = {
+    "handle_event_request": handle_event_request,
+    "post_invocation_result": LambdaRuntimeClient.post_invocation_result,
+    "post_invocation_error": LambdaRuntimeClient.post_invocation_error,
+    "post_init_error": LambdaRuntimeClient.post_init_error,
+}
+_INVOCATION_HOOKS = ("handle_event_request", "post_invocation_result", "post_invocation_error")
 _CLIENT = LambdaRuntimeClient()
 
 
-def _current(name: str) -> Any:
-    if name == "handle_event_request":
-        return globals()[name]
-    return getattr(LambdaRuntimeClient, name)
-
-
 def _replaced(name: str) -> bool:
-    return _current(name) is not dict(_ORIGINALS)[name]
+    current = globals()[name] if name == "handle_event_request" else vars(LambdaRuntimeClient)[name]
+    return current is not _ORIGINALS[name]
 
 
 def _register() -> bool:
@@ -101,7 +97,7 @@ def _register() -> bool:
 
 def _hooked() -> bool:
     """True when an integration replaced one of the invocation hooks."""
-    return any(_replaced(name) for name, _ in _ORIGINALS[:3])
+    return any(_replaced(name) for name in _INVOCATION_HOOKS)
 
 
 def _route(request_handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
