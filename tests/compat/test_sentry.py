@@ -7,6 +7,7 @@ async), init error and timeout must reach Sentry, tagged with its request id.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -98,3 +99,12 @@ async def test_an_integration_that_cannot_hook_is_named_in_one_warning() -> None
     assert "WARN" in warnings[0]
     assert "Sentry's AwsLambdaIntegration is configured" in warnings[0]
     assert "a module named 'bootstrap' is already imported" in warnings[0]
+
+
+async def test_a_blocking_hook_does_not_block_other_invocations() -> None:
+    async with function("obs_hooks.handler", 2) as emu:
+        first, second = await asyncio.gather(emu.submit({"first": True}), emu.submit({}))
+        logs = emu.logs
+    assert first.json() == {"first": True, "rid": first.request_id}
+    assert second.json() == {"first": False, "rid": second.request_id}
+    assert f"HOOK {first.request_id} waited ok=True" in logs
