@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from typing import Any
 
 from _sentry_setup import init
@@ -13,6 +14,8 @@ _all_in = asyncio.Event()
 
 
 def sync_handler(event: Any, context: Any) -> Any:
+    if event.get("hang"):
+        threading.Event().wait(4)  # past the deadline (bounded): the runtime answers for it
     if event.get("fail"):
         raise ValueError(f"sync failed {context.aws_request_id}")
     return {"rid": context.aws_request_id}
