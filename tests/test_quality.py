@@ -72,9 +72,15 @@ def test_an_unannotated_sync_handler_loads_without_the_optional_runtime_modules(
         "handler = load_handler('colorsys.rgb_to_hls')\n"
         "assert not handler.is_async and handler.decode is None\n"
     )
+    load += (
+        "from aiolambda._core import observe\n"
+        "observe.before_import()\n"
+        "assert observe.prepare(handler, 1)[0] is handler\n"
+    )
     optional = (
         "m in ('aiolambda._core.typed', 'aiolambda._core.wrappers', "
-        "'aiolambda._core.isolation', 'aiolambda._core.snapstart')"
+        "'aiolambda._core.isolation', 'aiolambda._core.snapstart', "
+        "'aiolambda._core.bridge', 'aiolambda._core.environ')"
     )
     assert _loaded_after(_RUNTIME_ENTRY + load, optional) == "[]"
 

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
+from aiolambda._core import observe
 from aiolambda._core import protocol as p
 from aiolambda._core.config import ConfigError, RuntimeConfig
 from aiolambda._core.errors import InitError, Redactor, from_exception, from_fault
@@ -161,20 +162,20 @@ async def _serve(
 async def _load_or_report(config: RuntimeConfig, sink: LogSink, redact: Redactor) -> Handler | None:
     """Import the handler inside the running loop, so module-level code may use it."""
     try:
-        handler = load_handler(config.handler)
-        if handler.is_async:
-            from aiolambda._core.wrappers import check_wrappers  # sync handlers skip the table
-
-            for warning in check_wrappers(handler.func, handler.name, config.max_concurrency):
-                logging.getLogger("aiolambda").warning("%s", warning)
+        observe.before_import()  # integrations hook its bootstrap surface (Sentry's)
+        handler, warnings = observe.prepare(load_handler(config.handler), config.max_concurrency)
+        for warning in warnings:
+            logging.getLogger("aiolambda").warning("%s", warning)
         await run_init_hooks()  # e.g. an ASGI app's lifespan startup (aiolambda.asgi)
         return handler
     except InitError as fault:
         report = from_fault(fault, "", redact)
+        observe.init_failed(report.error_type, report.error_message, list(report.stack_trace))
     except SystemExit:
         raise  # the module called sys.exit(): the process exits, as under awslambdaric
     except BaseException as exc:  # an exception in the module's own init code
         report = from_exception(exc, "", redact)
+        observe.init_failed(report.error_type, report.error_message, list(report.stack_trace))
     sink.write(
         format_error_for_log(
             report.error_type,

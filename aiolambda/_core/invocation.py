@@ -143,8 +143,13 @@ class Invoker:
         self._redact = redact
         self._log_writer = log_writer
         self._margin_s = config.timeout_margin_ms / 1000
-        # The environment is process-wide: only right when one invocation runs at a time.
+        # The environment is process-wide: set it when one invocation runs at a time,
+        # else os.environ gets a per-task view of the trace header (see _core.environ).
         self._set_trace_env = config.max_concurrency == 1
+        if not self._set_trace_env:
+            from aiolambda._core.environ import install_trace_view
+
+            install_trace_view()
         self.unreclaimable = False
         """True once a handler outlived its timeout and still holds a thread or task."""
         self.closing = False

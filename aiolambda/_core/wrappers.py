@@ -2,13 +2,15 @@
 
 A plain-``def`` decorator around an ``async def`` handler only sees the handler
 create its coroutine: whatever it does "after" the call (flush metrics, close a
-trace subsegment, clear log keys) runs before the handler's body does. With N
-invocations in flight in one process, state it keeps on a shared object is also
-seen by all N. Powertools' own decorators are of that kind; the ones that would
-lose or misattribute data are refused here, at init, with the async-aware
-replacement in :mod:`aiolambda.powertools`. Other plain wrappers are reported in a
-warning naming them. Recognition goes by each layer's code object (``functools.wraps``
-copies the names, not the code), without importing Powertools.
+trace subsegment, clear log keys) runs before the handler's body does, unless the
+runtime could bridge it (:mod:`aiolambda._core.bridge`), which makes it bracket the
+coroutine. With N invocations in flight in one process, state it keeps on a shared
+object is also seen by all N, bridged or not. Powertools' own decorators are of that
+kind; the ones that would lose or misattribute data are refused here, at init, with
+the async-aware replacement in :mod:`aiolambda.powertools`. Other plain wrappers
+that could not be bridged are reported in a warning naming them. Recognition goes by
+each layer's code object (``functools.wraps`` copies the names, not the code), without
+importing Powertools.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ class _Known(NamedTuple):
     instead: str
     why: str
     only_concurrent: bool  # harmless when one invocation runs at a time
+    why_concurrent: str  # why it cannot be right with N in flight, even in the bridge
 
 
 _POWERTOOLS: Final = {
@@ -41,6 +44,9 @@ _POWERTOOLS: Final = {
         "it stores the invocation's keys (request id, correlation id) on the logger, which "
         "all invocations in flight share, so log lines would carry another invocation's ids",
         only_concurrent=True,
+        why_concurrent="it stores the invocation's keys (request id, correlation id) on the "
+        "logger, which all invocations in flight share, so log lines would carry another "
+        "invocation's ids",
     ),
     (
         "aws_lambda_powertools.metrics.provider.base",
@@ -51,6 +57,8 @@ _POWERTOOLS: Final = {
         "it flushes the metrics when the handler returns its coroutine, before the handler "
         "runs, so each invocation's metrics would be written by a later one or lost",
         only_concurrent=False,
+        why_concurrent="all invocations in flight add to the one metrics buffer it flushes, "
+        "so each flush would write other invocations' metrics as its own",
     ),
     (
         "aws_lambda_powertools.tracing.tracer",
@@ -61,6 +69,9 @@ _POWERTOOLS: Final = {
         "it closes the handler's subsegment before the handler runs and records the "
         "coroutine object as its response; exceptions are never captured",
         only_concurrent=False,
+        why_concurrent="the X-Ray recorder keeps the open subsegment per thread, and all "
+        "invocations in flight run their code on the event loop's one thread, so each "
+        "invocation's subsegments would nest under another's",
     ),
 }
 # Powertools middleware (lambda_handler_decorator) that only acts before the call.
@@ -71,9 +82,16 @@ _MIDDLEWARE: Final = (
 )
 
 
-def check_wrappers(func: Any, handler_name: str, concurrency: int) -> list[str]:
+def check_wrappers(
+    func: Any, handler_name: str, concurrency: int, *, bridged: bool = False
+) -> list[str]:
     """Raise :class:`InitError` for a wrapper that cannot work around this async handler;
-    return warnings for plain wrappers that may not."""
+    return warnings for plain wrappers that may not.
+
+    ``bridged``: the sync wrappers run in a bridge (:mod:`aiolambda._core.bridge`), so
+    they bracket the coroutine; only state they share between invocations in flight
+    remains a reason to refuse them.
+    """
     warnings: list[str] = []
     layer = func
     for _ in range(_MAX_LAYERS):
@@ -88,28 +106,33 @@ def check_wrappers(func: Any, handler_name: str, concurrency: int) -> list[str]:
         if inner is None:
             break
         if not inspect.iscoroutinefunction(layer):
-            warning = _check_plain_wrapper(layer, handler_name, concurrency)
+            warning = _check_plain_wrapper(layer, handler_name, concurrency, bridged)
             if warning is not None:
                 warnings.append(warning)
         layer = inner
     return warnings
 
 
-def _check_plain_wrapper(layer: Any, handler_name: str, concurrency: int) -> str | None:
+def _check_plain_wrapper(
+    layer: Any, handler_name: str, concurrency: int, bridged: bool
+) -> str | None:
     code = getattr(layer, "__code__", None)
     if code is None:
-        return _plain_wrapper_warning(handler_name, type(layer).__qualname__)
+        return None if bridged else _plain_wrapper_warning(handler_name, type(layer).__qualname__)
     where = (getattr(layer, "__globals__", {}).get("__name__", "?"), code.co_qualname)
     known = _POWERTOOLS.get(where)
     if known is not None:
-        if concurrency > 1 or not known.only_concurrent:
+        if concurrency > 1 or not (known.only_concurrent or bridged):
             scope = f" with AWS_LAMBDA_MAX_CONCURRENCY={concurrency}" if concurrency > 1 else ""
+            why = known.why_concurrent if bridged else known.why
             raise InitError(
                 UNSAFE_WRAPPER,
                 f"Handler '{handler_name}' is an async def behind Powertools' "
-                f"@{known.decorator}, which cannot work on it{scope}: {known.why}. "
+                f"@{known.decorator}, which cannot work on it{scope}: {why}. "
                 f"Use {known.instead} instead, or make the handler a plain def.",
             )
+        return None
+    if bridged:
         return None
     if where == _MIDDLEWARE:
         middleware = _middleware_name(layer)

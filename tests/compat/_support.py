@@ -23,11 +23,19 @@ BASE_ENV = {
 
 @contextlib.asynccontextmanager
 async def function(
-    handler: str, concurrency: int | None, env: Mapping[str, str] | None = None
+    handler: str,
+    concurrency: int | None,
+    env: Mapping[str, str] | None = None,
+    *,
+    timeout: float = 15,
 ) -> AsyncIterator[Emulator]:
     """The handler in fns/, spawned as a real ``python -m aiolambda`` runtime."""
     async with Emulator(
-        handler, task_root=FNS, concurrency=concurrency, timeout=15, env={**BASE_ENV, **(env or {})}
+        handler,
+        task_root=FNS,
+        concurrency=concurrency,
+        timeout=timeout,
+        env={**BASE_ENV, **(env or {})},
     ) as emu:
         yield emu
 

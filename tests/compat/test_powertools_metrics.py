@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.compat._support import LEVELS, function, invoke_all, json_lines, together
+from tests.compat._support import LEVELS, N, function, invoke_all, json_lines, together
 
 
 def work_documents(logs: str) -> list[dict]:
@@ -49,13 +49,25 @@ async def test_powertools_decorator_on_sync_handler(concurrency: int | None) -> 
     assert 1 <= len(cold) <= (concurrency or 1)  # one per process that served
 
 
-@pytest.mark.parametrize("concurrency", LEVELS)
-async def test_powertools_decorator_on_async_handler_is_refused(concurrency: int | None) -> None:
-    # Broken even one at a time: it flushes before the handler runs.
-    async with function("pt_metrics.async_native", concurrency) as emu:
+async def test_powertools_decorator_on_async_handler_works_one_at_a_time() -> None:
+    # The runtime bridges the sync decorator: it flushes after the coroutine has run.
+    async with function("pt_metrics.async_native", None) as emu:
+        results = [await emu.invoke({"i": i}) for i in range(4)]
+        logs = emu.logs
+    assert all(res.ok for res in results), [res.payload for res in results]
+    assert [res.json()["rid"] for res in results] == [res.request_id for res in results]
+    check_per_invocation(logs, 4, "bridged")
+    assert "No application metrics to publish" not in logs
+
+
+async def test_powertools_decorator_on_async_handler_is_refused_when_concurrent() -> None:
+    # One buffer for all invocations in flight: each flush would write the others' metrics.
+    async with function("pt_metrics.async_native", N) as emu:
         res = await emu.invoke({"i": 1})
         error = await emu.wait_init_error()
     assert not res.ok
     assert error["errorType"] == "Runtime.UnsafeHandlerWrapper"
     assert "@Metrics.log_metrics" in error["errorMessage"]
+    assert "AWS_LAMBDA_MAX_CONCURRENCY=8" in error["errorMessage"]
+    assert "one metrics buffer" in error["errorMessage"]
     assert "aiolambda.powertools.log_metrics(metrics)" in error["errorMessage"]

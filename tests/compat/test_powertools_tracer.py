@@ -29,14 +29,26 @@ async def test_adapter_propagates_the_handlers_exception() -> None:
             assert res.json()["double"] == 2 * i
 
 
-@pytest.mark.parametrize("concurrency", LEVELS)
-async def test_powertools_decorator_on_async_handler_is_refused(concurrency: int | None) -> None:
-    async with function("pt_tracer.async_native", concurrency) as emu:
+async def test_powertools_decorator_on_async_handler_works_one_at_a_time() -> None:
+    # Bridged: the decorator gets the handler's result (or exception), not its coroutine.
+    async with function("pt_tracer.async_native", None) as emu:
+        results = [await emu.invoke({"i": i, "fail": i == 2}) for i in range(4)]
+    for i, res in enumerate(results):
+        if i == 2:
+            assert res.json()["errorType"] == "ValueError"
+            assert res.json()["errorMessage"] == "failed 2"
+        else:
+            assert res.json() == {"rid": res.request_id, "double": 2 * i}
+
+
+async def test_powertools_decorator_on_async_handler_is_refused_when_concurrent() -> None:
+    async with function("pt_tracer.async_native", N) as emu:
         res = await emu.invoke({"i": 1})
         error = await emu.wait_init_error()
     assert not res.ok
     assert error["errorType"] == "Runtime.UnsafeHandlerWrapper"
     assert "@Tracer.capture_lambda_handler" in error["errorMessage"]
+    assert "AWS_LAMBDA_MAX_CONCURRENCY=8" in error["errorMessage"]
     assert "aiolambda.powertools.capture_lambda_handler(tracer)" in error["errorMessage"]
 
 

@@ -40,7 +40,10 @@ def sync_native(event: Any, context: Any) -> Any:
 
 @metrics.log_metrics
 async def async_native(event: Any, context: Any) -> Any:
+    await asyncio.sleep(0)  # its metrics are added after the coroutine first yields
     metrics.add_metric(name="Work", unit=MetricUnit.Count, value=event["i"])
+    metrics.add_metadata(key="marker", value=event["i"])
+    metrics.add_dimension(name="kind", value="bridged")
     return {"rid": context.aws_request_id}
 
 

@@ -34,4 +34,6 @@ def sync_native(event: Any, context: Any) -> Any:
 
 @tracer.capture_lambda_handler
 async def async_native(event: Any, context: Any) -> Any:
-    return {"rid": context.aws_request_id}
+    if event.get("fail"):
+        raise ValueError(f"failed {event['i']}")
+    return {"rid": context.aws_request_id, "double": await work(event["i"])}
