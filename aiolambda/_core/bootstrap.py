@@ -167,6 +167,13 @@ async def _load_or_report(config: RuntimeConfig, sink: LogSink, redact: Redactor
 
             for warning in check_wrappers(handler.func, handler.name, config.max_concurrency):
                 logging.getLogger("aiolambda").warning("%s", warning)
+        # Sync handlers get a process per concurrent invocation (the zygote) unless threads.
+        if config.max_concurrency > 1 and (
+            handler.is_async or config.sync_threads or config.snapstart
+        ):
+            from aiolambda._compat.tasklocal import install  # libraries' per-invocation state
+
+            install(config.max_concurrency)
         await run_init_hooks()  # e.g. an ASGI app's lifespan startup (aiolambda.asgi)
         return handler
     except InitError as fault:
