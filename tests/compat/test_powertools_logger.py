@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.compat._support import LEVELS, N, function, invoke_all, json_lines, together
+from tests.compat._support import LEVELS, function, invoke_all, json_lines, together
 
 
 def check_attribution(logs: str, results: list, markers: list[str]) -> None:
@@ -51,12 +51,39 @@ async def test_powertools_decorator_on_async_handler_works_one_at_a_time() -> No
     check_attribution(logs, results, markers)
 
 
-async def test_powertools_decorator_on_async_handler_is_refused_when_concurrent() -> None:
-    async with function("pt_logger.async_native", N) as emu:
-        res = await emu.invoke({"cid": "x"})
-        error = await emu.wait_init_error()
-    assert not res.ok
-    assert error["errorType"] == "Runtime.UnsafeHandlerWrapper"
-    assert "@Logger.inject_lambda_context" in error["errorMessage"]
-    assert "aiolambda.powertools.inject_lambda_context(logger)" in error["errorMessage"]
-    assert "AWS_LAMBDA_MAX_CONCURRENCY=8" in error["errorMessage"]
+@pytest.mark.parametrize("concurrency", LEVELS)
+async def test_powertools_decorator_on_async_handler(concurrency: int | None) -> None:
+    # The keys it appends are the invocation's own when several share the process.
+    markers = [f"a{i}" for i in range(16)]
+    async with function("pt_logger.async_native_together", concurrency) as emu:
+        n = together(concurrency)
+        results = await invoke_all(emu, [{"cid": m, "together": n} for m in markers])
+        logs = emu.logs
+    assert all(res.ok for res in results), [res.payload for res in results]
+    check_attribution(logs, results, markers)
+
+
+@pytest.mark.parametrize("concurrency", LEVELS)
+async def test_append_keys_in_async_handler(concurrency: int | None) -> None:
+    markers = [f"k{i}" for i in range(16)]
+    async with function("pt_logger.appending", concurrency) as emu:
+        n = together(concurrency)
+        results = await invoke_all(emu, [{"cid": m, "together": n} for m in markers])
+        logs = emu.logs
+    assert all(res.ok for res in results), [res.payload for res in results]
+    rid_of = {m: res.json()["rid"] for m, res in zip(markers, results, strict=True)}
+    lines = json_lines(logs, "marker")
+    assert sorted(line["marker"] for line in lines) == sorted(markers * 3)
+    wrong = [
+        line
+        for line in lines
+        if (line["order"], line["rid"]) != (line["marker"], rid_of[line["marker"]])
+    ]
+    assert not wrong, (
+        f"{len(wrong)} of {len(lines)} lines carry another invocation's keys: {wrong[:2]}"
+    )
+    done = json_lines(logs, "after")
+    assert len(done) == len(markers)
+    for line in done:
+        assert "order" not in line  # removed by its own invocation
+        assert line["rid"] == rid_of[line["after"]]
