@@ -21,6 +21,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
         "invoke a function once locally and print the result",
     ),
     "layer": ("aiolambda._layer_cli", "build a Lambda layer zip of aiolambda"),
+    "check": (
+        "aiolambda.emulator._cli_check",
+        "check that a handler answers the same when invocations run concurrently",
+    ),
 }
 
 
