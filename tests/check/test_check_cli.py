@@ -56,7 +56,9 @@ def test_passes_a_clean_handler(events: list[str], handler: str) -> None:
     done = check(handler, events)
     assert done.returncode == 0, done.stdout + done.stderr
     last = done.stdout.splitlines()[-1]
-    assert last.startswith("aiolambda check: ok, results and logs agree: 3 event(s)"), last
+    assert last.startswith(
+        "aiolambda check: ok, results and logs agree: 3 event(s), each alone (twice)"
+    ), last
     assert "at concurrency 8 (seed " in last
 
 

@@ -1,7 +1,7 @@
 """Handlers for ``aiolambda check``: racy ones it must flag, clean ones it must pass.
 
-Each waits, when invocations may overlap, until a second one has arrived (bounded),
-so the overlap the racy ones need happens on every run, whatever the machine's load.
+When invocations may overlap they are paired up, the first of each pair waiting for
+the second, so the overlap the racy ones need happens whatever the machine's load.
 """
 
 from __future__ import annotations
@@ -16,18 +16,27 @@ from aws_lambda_powertools import Logger
 log = logging.getLogger("app")
 log.setLevel(logging.INFO)
 powertools_logger = Logger(service="check")
-_arrived = [0]
-_pair = asyncio.Event()
 _current: dict[str, Any] = {}
+_waiting: list[asyncio.Future[None]] = []
 
 
 async def _overlap() -> None:
+    """Pair invocations up: the first of a pair waits for the second to arrive.
+
+    The odd one out of a round waits a bounded while and goes on (that only costs time).
+    """
     if "AWS_LAMBDA_MAX_CONCURRENCY" not in os.environ:
         return  # one at a time: nothing to wait for
-    _arrived[0] += 1
-    if _arrived[0] >= 2:
-        _pair.set()
-    await asyncio.wait_for(_pair.wait(), 10)
+    if _waiting and not _waiting[0].done():
+        _waiting.pop().set_result(None)
+        await asyncio.sleep(0)
+        return
+    mine = asyncio.get_running_loop().create_future()
+    _waiting[:] = [mine]
+    try:
+        await asyncio.wait_for(asyncio.shield(mine), 1)
+    except TimeoutError:
+        _waiting.clear()
 
 
 async def racy_result(event: dict[str, Any], context: Any) -> Any:
