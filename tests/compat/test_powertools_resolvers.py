@@ -20,7 +20,7 @@ KINDS = ("rest", "http", "alb", "url", "lattice")
 def request(kind: str, path: str, n: int) -> dict[str, Any]:
     query = {"q": path.rsplit("/", 1)[1], "n": str(n)}
     raw_query = "&".join(f"{k}={v}" for k, v in query.items())
-    if kind == "rest":
+    if kind in ("rest", "local"):
         return {
             "resource": path,
             "path": path,
@@ -118,11 +118,42 @@ async def test_sync_routes_resolve_in_threads(concurrency: int | None) -> None:
 
 
 @pytest.mark.parametrize("concurrency", LEVELS)
-async def test_sync_handler_on_threads(concurrency: int | None) -> None:
+@pytest.mark.parametrize("kind", ["url", "local"])  # local: HttpResolverLocal, sync on Lambda
+async def test_sync_handler_on_threads(kind: str, concurrency: int | None) -> None:
     items = [f"s{i}" for i in range(2 * N)]
     n = together(concurrency)
     env = {"AIOLAMBDA_SYNC_THREADS": "1"}
     async with function("pt_resolvers.handler_sync", concurrency, env) as emu:
-        events = [{"kind": "url", "request": request("url", f"/sync/{i}", n)} for i in items]
+        events = [{"kind": kind, "request": request(kind, f"/sync/{i}", n)} for i in items]
         results = await invoke_all(emu, events)
     check(results, items, "/sync")
+
+
+@pytest.mark.parametrize("concurrency", LEVELS)
+async def test_appsync_async_resolver(concurrency: int | None) -> None:
+    items = [f"g{i}" for i in range(2 * N)]
+    n = together(concurrency)
+    events = [
+        {
+            "typeName": "Query",
+            "fieldName": "getItem",
+            "arguments": {"id": item, "n": n},
+            "info": {"parentTypeName": "Query", "fieldName": "getItem", "variables": {}},
+            "request": {"headers": {}},
+            "identity": None,
+            "source": None,
+            "stash": {},
+            "prev": None,
+        }
+        for item in items
+    ]
+    async with function("pt_resolvers.appsync_handler", concurrency) as emu:
+        results = await invoke_all(emu, events)
+    wrong = []
+    for item, res in zip(items, results, strict=True):
+        assert res.ok, res.payload
+        doc = res.json()
+        expected = {"item": item, "arg": item, "marker": item, "rid": doc["rid"]}
+        if doc["result"] != expected:
+            wrong.append((expected, doc["result"]))
+    assert not wrong, f"{len(wrong)} of {len(items)} resolved from another event: {wrong[:2]}"

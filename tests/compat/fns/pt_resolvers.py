@@ -16,6 +16,8 @@ from aws_lambda_powertools.event_handler import (
     ALBResolver,
     APIGatewayHttpResolver,
     APIGatewayRestResolver,
+    AppSyncResolver,
+    HttpResolverLocal,
     LambdaFunctionUrlResolver,
     VPCLatticeV2Resolver,
 )
@@ -86,6 +88,7 @@ APPS: dict[str, ApiGatewayResolver] = {
     "alb": ALBResolver(),
     "url": LambdaFunctionUrlResolver(),
     "lattice": VPCLatticeV2Resolver(),
+    "local": HttpResolverLocal(),  # the ASGI resolver, run as a Lambda handler
 }
 for _app in APPS.values():
     _routes(_app)
@@ -108,3 +111,25 @@ def handler_sync(event: dict[str, Any], context: Any) -> Any:
     """A plain def handler (threads with AIOLAMBDA_SYNC_THREADS=1)."""
     response = APPS[event["kind"]].resolve(event["request"], context)
     return {"rid": context.aws_request_id, "response": response}
+
+
+appsync = AppSyncResolver()
+
+
+@appsync.resolver(type_name="Query", field_name="getItem")
+async def get_item(id: str, n: int) -> dict[str, Any]:
+    appsync.append_context(marker=id)
+    await _together(n)
+    return {
+        "item": id,
+        "arg": appsync.current_event.arguments["id"],
+        "marker": appsync.context.get("marker"),
+        "rid": appsync.lambda_context.aws_request_id,
+    }
+
+
+async def appsync_handler(event: dict[str, Any], context: Any) -> Any:
+    """An async resolver: ``resolve`` returns its coroutine."""
+    result = await appsync.resolve(event, context)
+    appsync.clear_context()
+    return {"rid": context.aws_request_id, "result": result}
