@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 import importlib.abc
 import sys
+import weakref
 from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from types import ModuleType
@@ -191,32 +192,42 @@ class _InstanceAttr:
 
 
 class _MetaAttr:
-    """Data descriptor on a metaclass: ``Class.name = value`` becomes invocation-local."""
+    """Data descriptor on a metaclass: ``Class.name = value`` becomes invocation-local.
+
+    Classes made later from a patched class share its metaclass: what they assign is
+    kept for each of them the same way (their instances read the patched class's)."""
 
     def __init__(self, owner: type, name: str) -> None:
         self.owner = owner
         self.name = name
+        self.subclasses: weakref.WeakKeyDictionary[type, _ClassLevel] = weakref.WeakKeyDictionary()
 
     def _level(self, cls: type) -> _ClassLevel | None:
-        attr = self.owner.__dict__.get(self.name)
-        return attr.level if cls is self.owner and isinstance(attr, _InstanceAttr) else None
+        if cls is self.owner:
+            attr = self.owner.__dict__.get(self.name)
+            return attr.level if isinstance(attr, _InstanceAttr) else None
+        return self.subclasses.get(cls)
 
     def __get__(self, cls: type, meta: type | None = None) -> Any:
-        level = self._level(cls)
-        if level is None:  # a subclass: ordinary lookup through its MRO
-            for klass in cls.__mro__:
-                if self.name in klass.__dict__:
-                    found = klass.__dict__[self.name]
-                    return found.__get__(None, cls) if hasattr(found, "__get__") else found
-            raise AttributeError(self.name)
-        return level.get()
+        for klass in cls.__mro__:
+            level = self._level(klass)
+            if level is not None:
+                try:
+                    return level.get()
+                except AttributeError:
+                    if klass is self.owner:
+                        raise
+                    continue
+            if self.name in klass.__dict__:
+                found = klass.__dict__[self.name]
+                return found.__get__(None, cls) if hasattr(found, "__get__") else found
+        raise AttributeError(self.name)
 
     def __set__(self, cls: type, value: Any) -> None:
         level = self._level(cls)
         if level is None:
-            type.__setattr__(cls, self.name, value)  # a subclass's own attribute, as before
-        else:
-            level.set(value)
+            level = self.subclasses[cls] = _ClassLevel(cls, self.name, _MISSING, None)
+        level.set(value)
 
 
 def patch_class(cls: type, attrs: Iterable[Attr]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.compat._support import LEVELS, function, invoke_all, json_lines, together
+from tests.compat._support import LEVELS, N, function, invoke_all, json_lines, together
 
 
 def check_attribution(logs: str, results: list, markers: list[str]) -> None:
@@ -87,3 +87,20 @@ async def test_append_keys_in_async_handler(concurrency: int | None) -> None:
     for line in done:
         assert "order" not in line  # removed by its own invocation
         assert line["rid"] == rid_of[line["after"]]
+
+
+async def test_log_buffer_is_refused_at_init_when_concurrent() -> None:
+    async with function("pt_logger_buffer.handler", N) as emu:
+        res = await emu.invoke({})
+        error = await emu.wait_init_error()
+    assert not res.ok
+    assert error["errorType"] == "Runtime.UnsafeLibraryState"
+    message = error["errorMessage"]
+    assert "'buffered'" in message and "buffer_config" in message and "\n" not in message
+    assert "AWS_LAMBDA_MAX_CONCURRENCY=8" in message
+
+
+async def test_log_buffer_works_one_at_a_time() -> None:
+    async with function("pt_logger_buffer.handler", None) as emu:
+        results = [await emu.invoke({}) for _ in range(3)]
+    assert all(res.ok for res in results)
