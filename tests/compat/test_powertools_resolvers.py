@@ -157,3 +157,15 @@ async def test_appsync_async_resolver(concurrency: int | None) -> None:
         if doc["result"] != expected:
             wrong.append((expected, doc["result"]))
     assert not wrong, f"{len(wrong)} of {len(items)} resolved from another event: {wrong[:2]}"
+
+
+@pytest.mark.parametrize("concurrency", LEVELS)
+async def test_async_routes_with_validation(concurrency: int | None) -> None:
+    # Each request in flight holds two of the loop's default-executor threads while its
+    # route runs (the validation middlewares are sync): all N must fit, or they deadlock.
+    items = [f"v{i}" for i in range(2 * N)]
+    n = together(concurrency)
+    async with function("pt_resolvers.handler_validated", concurrency) as emu:
+        events = [{"kind": "http", "request": request("http", f"/valid/{i}", n)} for i in items]
+        results = await invoke_all(emu, events)
+    check(results, items, "/valid")

@@ -39,10 +39,7 @@ def _together_in_threads(n: int) -> None:
     _threads_in.wait(10)
 
 
-# Validation off: its sync middlewares each hold a default-executor thread while the
-# async route runs, and with more requests in flight than threads they deadlock (a
-# Powertools property, listed in the README; not what this test is about).
-agent = BedrockAgentResolver(enable_validation=False)
+agent = BedrockAgentResolver()  # validation on, as by default
 
 
 @agent.get("/item", description="one item")

@@ -133,3 +133,19 @@ async def appsync_handler(event: dict[str, Any], context: Any) -> Any:
     result = await appsync.resolve(event, context)
     appsync.clear_context()
     return {"rid": context.aws_request_id, "result": result}
+
+
+validated = APIGatewayHttpResolver(enable_validation=True)
+
+
+@validated.get("/valid/<item>")
+async def valid_item(item: str, n: int) -> dict[str, Any]:
+    validated.append_context(marker=item)
+    await _together(n)
+    return _seen(validated, item)
+
+
+async def handler_validated(event: dict[str, Any], context: Any) -> Any:
+    """Validation on: Powertools runs its sync validation middlewares in threads."""
+    response = await validated.resolve_async(event["request"], context)
+    return {"rid": context.aws_request_id, "response": response}
