@@ -12,28 +12,29 @@ context variable, keyed by the invocation's request id.
 The rule, for every attribute listed in a library's table (``powertools_state``):
 
 - code outside an invocation (module init, shutdown) reads and writes the process
-  value, as before: what init sets, every invocation starts from;
+  value, as before: what init sets, every invocation starts from; so does the first
+  assignment of an object's attribute (its ``__init__``), even inside an invocation;
 - an invocation reads the process value until it writes its own; a mutable value
   (a dict of log keys) is copied on first use, so changing it in place stays within
   the invocation; two attributes that shared one object share one copy;
 - what an invocation writes is gone when it ends; tasks and threads it starts see
   what it had written by then, and what they write stays theirs (context variables).
 
-Nothing is installed when one invocation runs per process, or when no listed library
-is imported: the bootstrap calls :func:`install` after the handler module is loaded,
-and a finder on ``sys.meta_path`` patches listed modules imported later.
+Nothing is installed when one invocation runs per process, or before a listed library
+is imported: the bootstrap calls :func:`aiolambda._compat.watch` after the handler
+module is loaded, and a finder on ``sys.meta_path`` patches listed modules imported
+later.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib.abc
 import sys
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from contextvars import ContextVar
 from types import ModuleType
-from typing import Any, Final, NamedTuple
+from typing import Any, Final
 
 from aiolambda._core.context import request_id_var
 
@@ -43,17 +44,23 @@ _DELETED: Final[Any] = object()
 Clone = Callable[[Any], Any]
 
 
-class Attr(NamedTuple):
+class Attr:
     """One attribute of ``cls`` (``module:Class``) made invocation-local.
 
     ``on_class``: the library assigns it on the class itself (``BaseRouter.current_event
     = …``), so the class's metaclass gets a descriptor too. ``clone``: how a mutable
-    value is copied for an invocation (``None``: values are only replaced)."""
+    value is copied for an invocation (``None``: values are only replaced). A plain
+    class: a NamedTuple would generate code at import."""
 
-    cls: str
-    name: str
-    on_class: bool = False
-    clone: Clone | None = None
+    __slots__ = ("clone", "cls", "name", "on_class")
+
+    def __init__(
+        self, cls: str, name: str, *, on_class: bool = False, clone: Clone | None = None
+    ) -> None:
+        self.cls = cls
+        self.name = name
+        self.on_class = on_class
+        self.clone = clone
 
 
 def shallow(value: Any) -> Any:
@@ -179,7 +186,9 @@ class _InstanceAttr:
         return _local(values, obj, key, shared, self.clone)
 
     def __set__(self, obj: Any, value: Any) -> None:
-        if request_id_var.get() is None:
+        # An attribute's first value is the process value, wherever it is set: an object
+        # made during an invocation (a module imported lazily) is set up for all.
+        if request_id_var.get() is None or self.name not in obj.__dict__:
             obj.__dict__[self.name] = value
         else:
             _write(obj, (id(obj), self.name), value)
@@ -272,8 +281,9 @@ class Library:
                 patch_class(cls, attrs)
 
 
-class _Finder(importlib.abc.MetaPathFinder):
-    """Patches a listed module right after it is first imported."""
+class _Finder:
+    """Patches a listed module right after it is first imported (a ``sys.meta_path``
+    finder; importlib.abc is not imported for it: it costs ~7 ms)."""
 
     def __init__(self, libraries: Sequence[Library]) -> None:
         self.owners = {name: lib for lib in libraries for name in lib.by_module}
@@ -304,7 +314,7 @@ class _Finder(importlib.abc.MetaPathFinder):
         return spec
 
 
-class _PatchingLoader(importlib.abc.Loader):
+class _PatchingLoader:
     def __init__(self, loader: Any, exec_module: Callable[[ModuleType], None]) -> None:
         self._loader = loader
         self._exec = exec_module
@@ -325,18 +335,18 @@ class _PatchingLoader(importlib.abc.Loader):
 _installed: list[_Finder] = []
 
 
-def install(concurrency: int) -> None:
-    """Called by the bootstrap when ``concurrency`` > 1 invocations share this process.
+def install(concurrency: int, *, check: bool = True) -> None:
+    """``concurrency`` > 1 invocations share this process (see :func:`aiolambda._compat.watch`).
 
     Patches the listed libraries already imported, refuses (``InitError``) what cannot
-    be made local, and watches for listed modules imported later."""
+    be made local when ``check``, and watches for listed modules imported later."""
     if _installed:
         return
     from aiolambda._compat.powertools_state import POWERTOOLS
 
     libraries = [POWERTOOLS]
     for library in libraries:
-        if library.top in sys.modules and library.check is not None:
+        if check and library.top in sys.modules and library.check is not None:
             library.check(concurrency)
         for name in library.by_module:
             module = sys.modules.get(name)

@@ -171,9 +171,9 @@ async def _load_or_report(config: RuntimeConfig, sink: LogSink, redact: Redactor
         if config.max_concurrency > 1 and (
             handler.is_async or config.sync_threads or config.snapstart
         ):
-            from aiolambda._compat.tasklocal import install  # libraries' per-invocation state
+            from aiolambda._compat import watch  # libraries' per-invocation state
 
-            install(config.max_concurrency)
+            watch(config.max_concurrency)
         await run_init_hooks()  # e.g. an ASGI app's lifespan startup (aiolambda.asgi)
         return handler
     except InitError as fault:

@@ -169,3 +169,13 @@ async def test_async_routes_with_validation(concurrency: int | None) -> None:
         events = [{"kind": "http", "request": request("http", f"/valid/{i}", n)} for i in items]
         results = await invoke_all(emu, events)
     check(results, items, "/valid")
+
+
+@pytest.mark.parametrize("concurrency", LEVELS)
+async def test_powertools_imported_during_an_invocation(concurrency: int | None) -> None:
+    items = [f"late{i}" for i in range(2 * N)]
+    n = together(concurrency)
+    async with function("pt_late.handler", concurrency) as emu:
+        events = [{"kind": "rest", "request": request("rest", f"/items/{i}", n)} for i in items]
+        results = await invoke_all(emu, events)
+    check(results, items, "/items")
