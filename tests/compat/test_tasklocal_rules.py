@@ -118,3 +118,10 @@ def test_subclasses_assign_their_own_attributes() -> None:
     assert in_invocation("r1", lambda: Sub.current) == "sub"
     in_invocation("r1", lambda: setattr(Sub, "current", "local"))
     assert Sub.current == "sub"
+
+
+def test_objects_made_during_an_invocation_are_set_up_for_all() -> None:
+    base_cls, _ = make_classes()
+    made = in_invocation("r1", base_cls)  # e.g. a module imported lazily by a handler
+    in_invocation("r1", lambda: made.keys.update(mine=1))
+    assert in_invocation("r2", lambda: dict(made.keys)) == {}
