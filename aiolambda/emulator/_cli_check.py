@@ -12,7 +12,8 @@ What is compared, and what is not:
   reads as ``{request_id}``, so an answer naming its own invocation agrees, and one
   naming another invocation does not.
 - The events run alone twice, in the same order: a value that changes between those
-  two runs (a timestamp, a uuid, a duration, the cold start flag) is not compared.
+  two runs (a timestamp, a uuid, a duration, the cold start flag) is not compared; a
+  field of JSON log lines that changes so for any event is not compared for any.
   A first concurrent round, not compared, warms the concurrent environment.
   Results and JSON log lines are compared field by field, other lines word by word.
 - A log line belongs to the invocation whose request id it carries (aiolambda's log
@@ -140,6 +141,7 @@ async def _check(
                 runs.append(_collect(emu, result, rid))
         if emu.init_error is not None:
             return [_refused(emu.init_error, None)]
+    varying = _json_fields_that_vary(alone[0], alone[1])
     copies = max(1, math.ceil(concurrency / len(events)))
     rng = random.Random(seed)
     found: dict[int, str] = {}
@@ -162,7 +164,8 @@ async def _check(
             for i, rid, result in zip(order, rids, results, strict=True):
                 if i in found or round_no == 0:
                     continue
-                difference = _compare(alone[0][i], alone[1][i], _collect(emu, result, rid))
+                seen = _collect(emu, result, rid)
+                difference = _compare(alone[0][i], alone[1][i], seen, varying)
                 if difference is not None:
                     found[i] = f"  {events[i][0]}: {difference} (round {round_no})"
         unattributed = _unattributed(emu.logs)
@@ -198,10 +201,33 @@ def _collect(emu: Emulator, result: InvokeResult, rid: str) -> _Run:
     outcome = {"error": result.error_type, "payload": _own_id(value, rid)}
     lines = [
         _line(text.replace(rid, OWN_ID))
-        for text in emu.logs.splitlines()
+        for text in _log_lines(emu.logs)
         if rid in text and not _PLATFORM_LINE.match(text)
     ]
     return _Run(outcome, lines)
+
+
+def _log_lines(logs: str) -> Iterator[str]:
+    """The output's lines; JSON documents written back to back on one line (processes of
+    a sync handler share the output here, and ``print`` writes the text and its newline
+    apart) count as one line each."""
+    decoder = json.JSONDecoder()
+    for text in logs.splitlines():
+        stripped = text.strip()
+        pos, pieces = 0, []
+        while stripped.startswith("{", pos):
+            try:
+                _, end = decoder.raw_decode(stripped, pos)
+            except ValueError:
+                break
+            pieces.append(stripped[pos:end])
+            pos = end
+            while pos < len(stripped) and stripped[pos].isspace():
+                pos += 1
+        if pieces and pos == len(stripped):
+            yield from pieces
+        else:
+            yield text
 
 
 def _own_id(value: Any, rid: str) -> Any:
@@ -233,7 +259,7 @@ def _unattributed(logs: str) -> int:
     uuid_like = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
     return sum(
         1
-        for text in logs.splitlines()
+        for text in _log_lines(logs)
         if text.strip() and not _PLATFORM_LINE.match(text) and not uuid_like.search(text)
     )
 
@@ -257,9 +283,12 @@ def _masked(path: Path, volatile: set[Path]) -> bool:
     return any(path[:n] in volatile for n in range(len(path) + 1))
 
 
-def _first(expected: Any, seen: Any, again: Any) -> Path | None:
-    """The first path where ``seen`` differs from ``expected`` and ``again`` does not."""
-    volatile = set(_differences(expected, again))
+def _first(
+    expected: Any, seen: Any, again: Any, also: frozenset[Path] = frozenset()
+) -> Path | None:
+    """The first path where ``seen`` differs from ``expected`` and ``again`` does not
+    (nor is it in ``also``)."""
+    volatile = set(_differences(expected, again)) | also
     for path in _differences(expected, seen):
         if not _masked(path, volatile):
             return path
@@ -288,7 +317,19 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 80 else text[:77] + "..."
 
 
-def _compare(first: _Run, second: _Run, seen: _Run) -> str | None:
+def _json_fields_that_vary(first: Sequence[_Run], second: Sequence[_Run]) -> frozenset[Path]:
+    """Fields of JSON log lines that changed between the runs alone, for any event
+    (``cold_start``: with a sync handler each process of the environment has its own)."""
+    varying: set[Path] = set()
+    for a, b in zip(first, second, strict=True):
+        if len(a.lines) == len(b.lines):
+            for x, y in zip(a.lines, b.lines, strict=True):
+                if isinstance(x, dict) and isinstance(y, dict):
+                    varying.update(_differences(x, y))
+    return frozenset(varying)
+
+
+def _compare(first: _Run, second: _Run, seen: _Run, varying: frozenset[Path]) -> str | None:
     """How ``seen`` differs from the event run alone, or ``None``."""
     path = _first(first.result, seen.result, second.result)
     if path is not None:
@@ -305,7 +346,8 @@ def _compare(first: _Run, second: _Run, seen: _Run) -> str | None:
                 f"log line {index + 1} missing concurrently (no line carries its request "
                 f"id): {_text(expected)}"
             )
-        path = _first(expected, seen.lines[index], second.lines[index])
+        also = varying if isinstance(expected, dict) else frozenset()
+        path = _first(expected, seen.lines[index], second.lines[index], also)
         if path is not None:
             return (
                 f"log line {index + 1} differs at {_where_in_line(expected, path)}: "

@@ -51,7 +51,7 @@ def test_flags_log_lines_with_another_invocations_data(events: list[str]) -> Non
     assert "result differs" not in done.stdout
 
 
-@pytest.mark.parametrize("handler", ["app.clean", "app.clean_powertools"])
+@pytest.mark.parametrize("handler", ["app.clean", "app.clean_powertools", "app.clean_sync"])
 def test_passes_a_clean_handler(events: list[str], handler: str) -> None:
     done = check(handler, events)
     assert done.returncode == 0, done.stdout + done.stderr

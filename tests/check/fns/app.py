@@ -67,3 +67,11 @@ async def clean_powertools(event: dict[str, Any], context: Any) -> Any:
     await _overlap()
     powertools_logger.info("served")
     return {"hello": event["name"]}
+
+
+@powertools_logger.inject_lambda_context
+def clean_sync(event: dict[str, Any], context: Any) -> Any:
+    """A plain def: at N > 1 each invocation in flight has a process of its own."""
+    powertools_logger.append_keys(customer=event["name"])
+    powertools_logger.info("served")
+    return {"hello": event["name"]}
