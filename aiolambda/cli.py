@@ -22,6 +22,10 @@ _COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "layer": ("aiolambda._layer_cli", "build a Lambda layer zip of aiolambda"),
     "event": ("aiolambda.events._cli", "print a sample event for an event source"),
+    "check": (
+        "aiolambda.emulator._cli_check",
+        "check that a handler answers the same when invocations run concurrently",
+    ),
 }
 
 

@@ -166,6 +166,13 @@ async def _load_or_report(config: RuntimeConfig, sink: LogSink, redact: Redactor
         handler, warnings = observe.prepare(load_handler(config.handler), config.max_concurrency)
         for warning in warnings:
             logging.getLogger("aiolambda").warning("%s", warning)
+        # Sync handlers get a process per concurrent invocation (the zygote) unless threads.
+        if config.max_concurrency > 1 and (
+            handler.is_async or config.sync_threads or config.snapstart
+        ):
+            from aiolambda._compat import watch  # libraries' per-invocation state
+
+            watch(config.max_concurrency)
         await run_init_hooks()  # e.g. an ASGI app's lifespan startup (aiolambda.asgi)
         return handler
     except InitError as fault:

@@ -18,6 +18,7 @@ the environment is retired, as Lambda would replace it.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -66,8 +67,8 @@ class DefaultExecutor(ThreadPoolExecutor):
     """A ``ThreadPoolExecutor`` (as ``set_default_executor`` requires) that knows whose
     job each thread runs, and can hand its queued jobs over to a successor."""
 
-    def __init__(self) -> None:
-        super().__init__(thread_name_prefix="asyncio")
+    def __init__(self, max_workers: int | None = None) -> None:
+        super().__init__(max_workers=max_workers, thread_name_prefix="asyncio")
         self._lock = threading.Lock()
         self._queued: set[_Job] = set()
         self._running: set[_Job] = set()
@@ -129,11 +130,19 @@ class DefaultExecutor(ThreadPoolExecutor):
 class ExecutorGuard:
     """Installs :class:`DefaultExecutor` on a loop and replaces it after a timeout."""
 
-    __slots__ = ("_executor", "_loop")
+    __slots__ = ("_executor", "_loop", "_max_workers")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, concurrency: int = 1) -> None:
         self._loop = loop
-        self._executor = DefaultExecutor()
+        # ThreadPoolExecutor's own default, plus room for each invocation in flight to
+        # hold two threads at once: a sync step that waits on async work it handed back
+        # to the loop, which itself runs a sync step (Powertools' validation middlewares
+        # around an async route) would otherwise deadlock once N exceeds the pool.
+        # Threads start only when needed.
+        self._max_workers = (
+            None if concurrency <= 1 else min(32, (os.cpu_count() or 1) + 4) + 2 * concurrency
+        )
+        self._executor = DefaultExecutor(self._max_workers)
         loop.set_default_executor(self._executor)
 
     def after_timeout(self, request_id: str) -> bool:
@@ -141,7 +150,7 @@ class ExecutorGuard:
         starving later invocations. Returns False once too many threads are abandoned
         (the runtime should retire)."""
         if self._executor.threads_of(request_id):
-            old, self._executor = self._executor, DefaultExecutor()
+            old, self._executor = self._executor, DefaultExecutor(self._max_workers)
             self._loop.set_default_executor(self._executor)
             old.retire(self._executor)
         return abandoned_threads() <= MAX_ABANDONED_THREADS

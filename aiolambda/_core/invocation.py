@@ -161,7 +161,7 @@ class Invoker:
     def install_default_executor(self, loop: asyncio.AbstractEventLoop) -> None:
         """Give ``loop`` a default executor that timed-out invocations cannot starve."""
         if self.executor_guard is None:
-            self.executor_guard = ExecutorGuard(loop)
+            self.executor_guard = ExecutorGuard(loop, self._config.max_concurrency)
 
     async def run(
         self, inv: Invocation, task: asyncio.Task[Any] | None = None

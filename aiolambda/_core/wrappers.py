@@ -36,19 +36,6 @@ class _Known(NamedTuple):
 
 _POWERTOOLS: Final = {
     (
-        "aws_lambda_powertools.logging.logger",
-        "Logger.inject_lambda_context.<locals>.decorate",
-    ): _Known(
-        "Logger.inject_lambda_context",
-        "@aiolambda.powertools.inject_lambda_context(logger)",
-        "it stores the invocation's keys (request id, correlation id) on the logger, which "
-        "all invocations in flight share, so log lines would carry another invocation's ids",
-        only_concurrent=True,
-        why_concurrent="it stores the invocation's keys (request id, correlation id) on the "
-        "logger, which all invocations in flight share, so log lines would carry another "
-        "invocation's ids",
-    ),
-    (
         "aws_lambda_powertools.metrics.provider.base",
         "BaseProvider.log_metrics.<locals>.decorate",
     ): _Known(
@@ -74,6 +61,11 @@ _POWERTOOLS: Final = {
         "invocation's subsegments would nest under another's",
     ),
 }
+# Acts before the call only, on state aiolambda makes invocation-local when several
+# invocations share the process (Logger keys: aiolambda/_compat/powertools_state.py).
+_SAFE: Final = frozenset(
+    {("aws_lambda_powertools.logging.logger", "Logger.inject_lambda_context.<locals>.decorate")}
+)
 # Powertools middleware (lambda_handler_decorator) that only acts before the call.
 _BEFORE_ONLY_MIDDLEWARE: Final = frozenset({"event_parser", "event_source"})
 _MIDDLEWARE: Final = (
@@ -120,6 +112,8 @@ def _check_plain_wrapper(
     if code is None:
         return None if bridged else _plain_wrapper_warning(handler_name, type(layer).__qualname__)
     where = (getattr(layer, "__globals__", {}).get("__name__", "?"), code.co_qualname)
+    if where in _SAFE:
+        return None
     known = _POWERTOOLS.get(where)
     if known is not None:
         if concurrency > 1 or not (known.only_concurrent or bridged):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.compat._support import LEVELS, N, function, invoke_all
+from tests.compat._support import LEVELS, N, function, invoke_all, together
 
 BATCHES = 40
 
@@ -61,3 +61,21 @@ async def test_async_batch_helper_inside_async_handler_fails_loudly() -> None:
         assert not res.ok
         assert res.json()["errorType"] == "RuntimeError"
         assert "already running" in res.json()["errorMessage"]
+
+
+@pytest.mark.parametrize("concurrency", LEVELS)
+async def test_module_level_processor_around_an_await(concurrency: int | None) -> None:
+    # The processor's records, outcome and failures are each invocation's own.
+    n = together(concurrency)
+    async with function("pt_batch.awaiting", concurrency) as emu:
+        results = await invoke_all(emu, [{**sqs_batch(b), "together": n} for b in range(16)])
+    check_exact(results)
+
+
+@pytest.mark.parametrize("concurrency", LEVELS)
+async def test_module_level_processor_on_sync_threads(concurrency: int | None) -> None:
+    n = together(concurrency)
+    env = {"AIOLAMBDA_SYNC_THREADS": "1"}
+    async with function("pt_batch.threads_handler", concurrency, env) as emu:
+        results = await invoke_all(emu, [{**sqs_batch(b), "together": n} for b in range(16)])
+    check_exact(results)

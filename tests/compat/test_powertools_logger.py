@@ -51,12 +51,56 @@ async def test_powertools_decorator_on_async_handler_works_one_at_a_time() -> No
     check_attribution(logs, results, markers)
 
 
-async def test_powertools_decorator_on_async_handler_is_refused_when_concurrent() -> None:
-    async with function("pt_logger.async_native", N) as emu:
-        res = await emu.invoke({"cid": "x"})
+@pytest.mark.parametrize("concurrency", LEVELS)
+async def test_powertools_decorator_on_async_handler(concurrency: int | None) -> None:
+    # The keys it appends are the invocation's own when several share the process.
+    markers = [f"a{i}" for i in range(16)]
+    async with function("pt_logger.async_native_together", concurrency) as emu:
+        n = together(concurrency)
+        results = await invoke_all(emu, [{"cid": m, "together": n} for m in markers])
+        logs = emu.logs
+    assert all(res.ok for res in results), [res.payload for res in results]
+    check_attribution(logs, results, markers)
+
+
+@pytest.mark.parametrize("concurrency", LEVELS)
+async def test_append_keys_in_async_handler(concurrency: int | None) -> None:
+    markers = [f"k{i}" for i in range(16)]
+    async with function("pt_logger.appending", concurrency) as emu:
+        n = together(concurrency)
+        results = await invoke_all(emu, [{"cid": m, "together": n} for m in markers])
+        logs = emu.logs
+    assert all(res.ok for res in results), [res.payload for res in results]
+    rid_of = {m: res.json()["rid"] for m, res in zip(markers, results, strict=True)}
+    lines = json_lines(logs, "marker")
+    assert sorted(line["marker"] for line in lines) == sorted(markers * 3)
+    wrong = [
+        line
+        for line in lines
+        if (line["order"], line["rid"]) != (line["marker"], rid_of[line["marker"]])
+    ]
+    assert not wrong, (
+        f"{len(wrong)} of {len(lines)} lines carry another invocation's keys: {wrong[:2]}"
+    )
+    done = json_lines(logs, "after")
+    assert len(done) == len(markers)
+    for line in done:
+        assert "order" not in line  # removed by its own invocation
+        assert line["rid"] == rid_of[line["after"]]
+
+
+async def test_log_buffer_is_refused_at_init_when_concurrent() -> None:
+    async with function("pt_logger_buffer.handler", N) as emu:
+        res = await emu.invoke({})
         error = await emu.wait_init_error()
     assert not res.ok
-    assert error["errorType"] == "Runtime.UnsafeHandlerWrapper"
-    assert "@Logger.inject_lambda_context" in error["errorMessage"]
-    assert "aiolambda.powertools.inject_lambda_context(logger)" in error["errorMessage"]
-    assert "AWS_LAMBDA_MAX_CONCURRENCY=8" in error["errorMessage"]
+    assert error["errorType"] == "Runtime.UnsafeLibraryState"
+    message = error["errorMessage"]
+    assert "'buffered'" in message and "buffer_config" in message and "\n" not in message
+    assert "AWS_LAMBDA_MAX_CONCURRENCY=8" in message
+
+
+async def test_log_buffer_works_one_at_a_time() -> None:
+    async with function("pt_logger_buffer.handler", None) as emu:
+        results = [await emu.invoke({}) for _ in range(3)]
+    assert all(res.ok for res in results)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from typing import Any
 
@@ -56,4 +57,49 @@ def sync_async_records(event: Any, context: Any) -> Any:
 async def async_async_records(event: Any, context: Any) -> Any:
     return async_process_partial_response(
         event=event, record_handler=async_record_handler, processor=async_processor
+    )
+
+
+_started = [0]
+_all_in = asyncio.Event()
+_lock = threading.Lock()
+_threads_started = [0]
+_threads_in = threading.Event()
+
+
+async def _together(n: int) -> None:
+    """Hold until n invocations of this process are in flight (bounded)."""
+    _started[0] += 1
+    if _started[0] >= n:
+        _all_in.set()
+    await asyncio.wait_for(_all_in.wait(), 10)
+    await asyncio.sleep(0)
+
+
+def _together_in_threads(n: int) -> None:
+    with _lock:
+        _threads_started[0] += 1
+        if _threads_started[0] >= n:
+            _threads_in.set()
+    _threads_in.wait(10)
+
+
+async def awaiting(event: Any, context: Any) -> Any:
+    """The processor's context manager around an await (say, writing the results)."""
+    with processor(records=event["Records"], handler=record_handler):
+        processor.process()
+        await _together(event["together"])
+    return processor.response()
+
+
+def threads_handler(event: Any, context: Any) -> Any:
+    """A plain def handler on threads (AIOLAMBDA_SYNC_THREADS=1), one shared processor."""
+
+    def record_handler_together(record: SQSRecord) -> str:
+        if record.body == "fail":
+            _together_in_threads(event["together"])
+        return record_handler(record)
+
+    return process_partial_response(
+        event=event, record_handler=record_handler_together, processor=processor, context=context
     )

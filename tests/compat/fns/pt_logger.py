@@ -47,3 +47,24 @@ async def async_native(event: Any, context: Any) -> Any:
         logger.info("step", extra={"marker": event["cid"], "step": step})
         await asyncio.sleep(0.005)
     return {"rid": context.aws_request_id}
+
+
+@logger.inject_lambda_context(correlation_id_path="cid")
+async def async_native_together(event: Any, context: Any) -> Any:
+    await _together(event["together"])
+    for step in range(3):
+        logger.info("step", extra={"marker": event["cid"], "step": step})
+        await asyncio.sleep(0.005)
+    return {"rid": context.aws_request_id}
+
+
+async def appending(event: Any, context: Any) -> Any:
+    """``logger.append_keys`` in an async handler, then an await before logging."""
+    logger.append_keys(order=event["cid"], rid=context.aws_request_id)
+    await _together(event["together"])
+    for step in range(3):
+        logger.info("step", extra={"marker": event["cid"], "step": step})
+        await asyncio.sleep(0)
+    logger.remove_keys(["order"])
+    logger.info("done", extra={"after": event["cid"]})
+    return {"rid": context.aws_request_id}
