@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
-DIST_NAME: Final = "aiolambda"
+DIST_NAME: Final = "aiolambda-runtime"  # on the package index; the import name is aiolambda
 WRAPPER_NAME: Final = "aiolambda"  # the wrapper's name at the layer root: /opt/aiolambda
 WRAPPER_PATH: Final = f"/opt/{WRAPPER_NAME}"
 EXEC_WRAPPER_ENV: Final = "AWS_LAMBDA_EXEC_WRAPPER"
@@ -338,7 +338,8 @@ def runtime_requirements(target: Target, transport: str = "lean") -> list[str]:
         declared = importlib.metadata.requires(DIST_NAME) or []
     except importlib.metadata.PackageNotFoundError as exc:
         raise LayerError(
-            "aiolambda's package metadata is missing: install it with pip (not by copying files)"
+            f"the package metadata of {DIST_NAME} is missing: install it with pip "
+            f"(pip install {DIST_NAME}), not by copying files"
         ) from exc
     chosen: list[str] = []
     for requirement in declared:
@@ -494,14 +495,14 @@ def _copy_aiolambda(package: Path, site: Path, version: str) -> None:
         destination = site / "aiolambda" / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, destination)
-    dist_info = site / f"aiolambda-{version}.dist-info"
+    dist_info = site / f"{DIST_NAME.replace('-', '_')}-{version}.dist-info"
     dist_info.mkdir(exist_ok=True)
     try:
         metadata = importlib.metadata.distribution(DIST_NAME).read_text("METADATA")
     except importlib.metadata.PackageNotFoundError:
         metadata = None
     if not metadata:
-        metadata = f"Metadata-Version: 2.1\nName: aiolambda\nVersion: {version}\n"
+        metadata = f"Metadata-Version: 2.1\nName: {DIST_NAME}\nVersion: {version}\n"
     (dist_info / "METADATA").write_text(metadata, encoding="utf-8")
     (dist_info / "INSTALLER").write_text("aiolambda layer build\n", encoding="utf-8")
 

@@ -101,7 +101,7 @@ def test_host_layer_name_layout_and_contents(host_layer: LayerBuild) -> None:
     assert names[0] == "aiolambda"  # the exec wrapper, /opt/aiolambda once deployed
     assert all(name == "aiolambda" or name.startswith(site) for name in names)
     tops = {PurePosixPath(name[len(site) :]).parts[0] for name in names if name != "aiolambda"}
-    dist_info = f"aiolambda-{__version__}.dist-info"
+    dist_info = f"aiolambda_runtime-{__version__}.dist-info"  # the distribution's name
     assert {"aiolambda", "orjson", "uvloop", dist_info} <= tops
     assert not {"aiohttp", "multidict", "yarl", "aiosignal", "frozenlist"} & tops
     assert f"{site}aiolambda/__init__.py" in names
@@ -229,7 +229,7 @@ def test_host_layer_packages_import_from_the_unpacked_layer(host_opt: Path) -> N
         "import aiolambda, orjson, uvloop;"
         "from aiolambda._core import bootstrap;"
         "import importlib.metadata as m;"
-        "print(m.version('aiolambda'));"
+        "print(m.version('aiolambda-runtime'));"
         "mods = (aiolambda, orjson, uvloop);"
         "print('\\n'.join(x.__file__ for x in mods))"
     )

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+import aiolambda
 from aiolambda._layer import LayerBuild, Target, deploy_commands
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
@@ -150,7 +151,9 @@ def test_dockerfile_runs_python_m_aiolambda_on_the_handler() -> None:
     assert handler == ["app.handler"]
     copied = [args.split()[0] for kw, args in instructions if kw == "COPY"]
     assert all((CONTAINER_DIR / name).is_file() for name in copied), copied
-    assert "aiolambda" in (CONTAINER_DIR / "requirements.txt").read_text().split()
+    # The distribution's name, not `aiolambda` (an unrelated project on the package index).
+    requirements = (CONTAINER_DIR / "requirements.txt").read_text().split()
+    assert f"aiolambda-runtime=={aiolambda.__version__}" in requirements
 
 
 def test_dockerfile_sets_no_python_variable_lambda_would_not() -> None:
