@@ -40,11 +40,15 @@ class VenvCache:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._made: dict[tuple[str, ...], Path] = {}
+        self._made: dict[object, Path] = {}
 
-    def get(self, *pip_args: str) -> Path:
-        """A venv where ``pip install PIP_ARGS...`` ran (each argument list: one venv)."""
-        key = tuple(pip_args)
+    def get(self, *pip_args: str, key: object = None) -> Path:
+        """A venv where ``pip install PIP_ARGS...`` ran in the repository's root.
+
+        One venv per ``key`` (default: the arguments), so that installs which differ
+        only in the path of identical requirement files share one.
+        """
+        key = key if key is not None else tuple(pip_args)
         if key not in self._made:
             venv = self.root / f"venv{len(self._made)}"
             subprocess.run(
@@ -60,6 +64,7 @@ class VenvCache:
                 timeout=PIP_TIMEOUT_S,
                 check=False,
                 env=venv_env(venv),
+                cwd=REPO,
             )
             assert done.returncode == 0, f"pip install {' '.join(pip_args)}:\n{done.stderr}"
             self._made[key] = venv

@@ -2,10 +2,12 @@
 
 The annotation is all it takes: aiolambda wraps the decoded event in ``S3Event`` before
 calling the handler (data classes read the dict lazily: no validation cost).
-Needs ``aws-lambda-powertools`` in the function's package or a layer.
+Needs ``aws-lambda-powertools`` in the function's package or a layer (``requirements.txt``).
+From the repository's root, install what it needs and run it::
 
+    pip install -c constraints.txt -e . -r examples/s3_notification/requirements.txt
     aiolambda invoke examples/s3_notification/app.handler \\
-        --event "$(cat examples/s3_notification/event.json)"
+        --event-file examples/s3_notification/event.json
 """
 
 from __future__ import annotations
