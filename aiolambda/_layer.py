@@ -733,8 +733,22 @@ def write_deterministic_zip(stage: Path, destination: Path) -> None:
 # -- what to run next -----------------------------------------------------------------
 
 
+def kept_layers_query(layer_name: str) -> str:
+    """The JMESPath query that lists a function's layer ARNs but any version of ``layer_name``.
+
+    ``--layers`` replaces a function's whole list, so attaching this layer means
+    passing the others again; an older version of this same layer is dropped (Lambda
+    refuses two versions of one layer). ``not_null``: a function without layers has
+    no ``Layers`` key, which ``--output text`` would print as ``None``.
+    """
+    return f'not_null(Layers[?!contains(Arn, `":layer:{layer_name}:"`)].Arn, `[]`)'
+
+
 def deploy_commands(build: LayerBuild, function_name: str = "my-function") -> list[str]:
-    """The AWS CLI commands that publish the layer and attach it to a function."""
+    """The AWS CLI commands that publish the layer and attach it to a function.
+
+    The second one keeps the function's other layers (see ``kept_layers_query``).
+    """
     runtime = build.target.runtime
     arch = build.target.arch
     wrapper = f'"Variables={{{EXEC_WRAPPER_ENV}={WRAPPER_PATH}}}"'
@@ -743,8 +757,10 @@ def deploy_commands(build: LayerBuild, function_name: str = "my-function") -> li
         f" --zip-file fileb://{_shell_path(build.path)}"
         f" --compatible-runtimes {runtime} --compatible-architectures {arch}"
         " --query LayerVersionArn --output text)",
-        f"aws lambda update-function-configuration --function-name {function_name}"
-        f' --layers "$LAYER_ARN" --environment {wrapper}',
+        f"LAYERS=$(aws lambda get-function-configuration --function-name {function_name}"
+        f" --query '{kept_layers_query(build.layer_name)}' --output text)"
+        f" && aws lambda update-function-configuration --function-name {function_name}"
+        f' --layers $LAYERS "$LAYER_ARN" --environment {wrapper}',
         f"aws lambda create-function --function-name {function_name} --runtime {runtime}"
         f" --architectures {arch} --handler app.handler --zip-file fileb://function.zip"
         f' --role "$ROLE_ARN" --layers "$LAYER_ARN" --environment {wrapper}',

@@ -29,6 +29,7 @@ from aiolambda._layer import (
     elf_machine,
     find_compiler,
     find_strip_tool,
+    kept_layers_query,
     runtime_requirements,
 )
 from aiolambda.cli import main as cli_main
@@ -281,9 +282,11 @@ def test_cli_build_reports_the_zip_and_prints_deploy_commands(tmp_path: Path) ->
         f"--compatible-architectures {target.arch} --query LayerVersionArn --output text)"
     ) in done.stdout.splitlines()
     wrapper_env = '--environment "Variables={AWS_LAMBDA_EXEC_WRAPPER=/opt/aiolambda}"'
+    kept = kept_layers_query(layer_name)  # the function's other layers stay
     assert (
-        f'aws lambda update-function-configuration --function-name hello --layers "$LAYER_ARN" '
-        f"{wrapper_env}"
+        f"LAYERS=$(aws lambda get-function-configuration --function-name hello --query '{kept}' "
+        "--output text) && aws lambda update-function-configuration --function-name hello "
+        f'--layers $LAYERS "$LAYER_ARN" {wrapper_env}'
     ) in done.stdout.splitlines()
     assert (
         f"aws lambda create-function --function-name hello --runtime {target.runtime} "

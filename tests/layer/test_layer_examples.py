@@ -226,11 +226,14 @@ def test_printed_aws_commands_pass_the_aws_cli_parameter_validation(
     env = _aws_env(tmp_path)
     commands = deploy_commands(host_layer, "hello")
     assert len(commands) == 3
-    for command in commands:
+    # The update is `LAYERS=$(aws … get-function-configuration …) && aws … update…`.
+    steps = [commands[0], *commands[1].split(" && "), commands[2]]
+    steps[2] = steps[2].replace("$LAYERS", "")
+    for command in steps:
         done = _run_aws(command, tmp_path, env)
         assert "Unable to locate credentials" in done.stderr, (command, done.stderr)
     # ...and the same check rejects a malformed command, so it can fail.
-    bad = commands[1].replace("AWS_LAMBDA_EXEC_WRAPPER=", "AWS_LAMBDA_EXEC_WRAPPER")
+    bad = steps[2].replace("AWS_LAMBDA_EXEC_WRAPPER=", "AWS_LAMBDA_EXEC_WRAPPER")
     done = _run_aws(bad, tmp_path, env)
     assert "Unable to locate credentials" not in done.stderr
     assert "Error parsing parameter '--environment'" in done.stderr
