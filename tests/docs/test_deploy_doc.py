@@ -94,7 +94,8 @@ def walked(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return hello
 
 
-pytestmark = pytest.mark.index
+# Building a fresh venv (in fixture setup, which the timeout covers) takes minutes.
+pytestmark = [pytest.mark.index, pytest.mark.timeout(600)]
 
 
 def test_walkthrough_builds_the_layer_the_publish_step_names(walked: Path) -> None:

@@ -20,7 +20,8 @@ import aiolambda
 from tests.venvs import REPO, VenvCache, venv_env
 
 DIST_NAME = "aiolambda-runtime"  # `aiolambda` on the index is an unrelated project
-pytestmark = pytest.mark.index
+# Building a fresh venv (in fixture setup, which the timeout covers) takes minutes.
+pytestmark = [pytest.mark.index, pytest.mark.timeout(600)]
 
 
 def _metadata_name(text: str) -> str:

@@ -28,7 +28,8 @@ from tests.venvs import REPO, VenvCache, venv_env
 
 EXAMPLES = REPO / "examples"
 MARK = "install what it needs and run it::"
-pytestmark = pytest.mark.index
+# Building a fresh venv (in fixture setup, which the timeout covers) takes minutes.
+pytestmark = [pytest.mark.index, pytest.mark.timeout(600)]
 
 
 def documented_commands(path: Path) -> list[str]:
