@@ -138,7 +138,8 @@ def test_example_runs_as_documented(name: str, venvs: VenvCache) -> None:
     assert requirements == path.parent / "requirements.txt"
     lines = [line.strip() for line in requirements.read_text().splitlines()]
     wanted = frozenset(line for line in lines if line and not line.startswith("#"))
-    others = tuple(a for i, a in enumerate(pip_args) if "-r" not in pip_args[i - 1 : i + 1])
+    at = pip_args.index("-r")
+    others = tuple(pip_args[:at] + pip_args[at + 2 :])  # all but `-r FILE`: FILE's content counts
     venv = venvs.get(*pip_args, key=(others, wanted))
     outputs = []
     for command in commands:
