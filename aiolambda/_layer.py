@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Final
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
 
-DIST_NAME: Final = "aiolambda"
+DIST_NAME: Final = "aiolambda-runtime"  # on the package index; the import name is aiolambda
 WRAPPER_NAME: Final = "aiolambda"  # the wrapper's name at the layer root: /opt/aiolambda
 WRAPPER_PATH: Final = f"/opt/{WRAPPER_NAME}"
 EXEC_WRAPPER_ENV: Final = "AWS_LAMBDA_EXEC_WRAPPER"
@@ -340,7 +340,8 @@ def runtime_requirements(target: Target, transport: str = "lean") -> list[str]:
         declared = importlib.metadata.requires(DIST_NAME) or []
     except importlib.metadata.PackageNotFoundError as exc:
         raise LayerError(
-            "aiolambda's package metadata is missing: install it with pip (not by copying files)"
+            f"the package metadata of {DIST_NAME} is missing: install it with pip "
+            f"(pip install {DIST_NAME}), not by copying files"
         ) from exc
     chosen: list[str] = []
     for requirement in declared:
@@ -496,14 +497,14 @@ def _copy_aiolambda(package: Path, site: Path, version: str) -> None:
         destination = site / "aiolambda" / relative
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, destination)
-    dist_info = site / f"aiolambda-{version}.dist-info"
+    dist_info = site / f"{DIST_NAME.replace('-', '_')}-{version}.dist-info"
     dist_info.mkdir(exist_ok=True)
     try:
         metadata = importlib.metadata.distribution(DIST_NAME).read_text("METADATA")
     except importlib.metadata.PackageNotFoundError:
         metadata = None
     if not metadata:
-        metadata = f"Metadata-Version: 2.1\nName: aiolambda\nVersion: {version}\n"
+        metadata = f"Metadata-Version: 2.1\nName: {DIST_NAME}\nVersion: {version}\n"
     (dist_info / "METADATA").write_text(metadata, encoding="utf-8")
     (dist_info / "INSTALLER").write_text("aiolambda layer build\n", encoding="utf-8")
 
@@ -734,8 +735,22 @@ def write_deterministic_zip(stage: Path, destination: Path) -> None:
 # -- what to run next -----------------------------------------------------------------
 
 
+def kept_layers_query(layer_name: str) -> str:
+    """The JMESPath query that lists a function's layer ARNs but any version of ``layer_name``.
+
+    ``--layers`` replaces a function's whole list, so attaching this layer means
+    passing the others again; an older version of this same layer is dropped (Lambda
+    refuses two versions of one layer). ``not_null``: a function without layers has
+    no ``Layers`` key, which ``--output text`` would print as ``None``.
+    """
+    return f'not_null(Layers[?!contains(Arn, `":layer:{layer_name}:"`)].Arn, `[]`)'
+
+
 def deploy_commands(build: LayerBuild, function_name: str = "my-function") -> list[str]:
-    """The AWS CLI commands that publish the layer and attach it to a function."""
+    """The AWS CLI commands that publish the layer and attach it to a function.
+
+    The second one keeps the function's other layers (see ``kept_layers_query``).
+    """
     runtime = build.target.runtime
     arch = build.target.arch
     wrapper = f'"Variables={{{EXEC_WRAPPER_ENV}={WRAPPER_PATH}}}"'
@@ -744,8 +759,10 @@ def deploy_commands(build: LayerBuild, function_name: str = "my-function") -> li
         f" --zip-file fileb://{_shell_path(build.path)}"
         f" --compatible-runtimes {runtime} --compatible-architectures {arch}"
         " --query LayerVersionArn --output text)",
-        f"aws lambda update-function-configuration --function-name {function_name}"
-        f' --layers "$LAYER_ARN" --environment {wrapper}',
+        f"LAYERS=$(aws lambda get-function-configuration --function-name {function_name}"
+        f" --query '{kept_layers_query(build.layer_name)}' --output text)"
+        f" && aws lambda update-function-configuration --function-name {function_name}"
+        f' --layers $LAYERS "$LAYER_ARN" --environment {wrapper}',
         f"aws lambda create-function --function-name {function_name} --runtime {runtime}"
         f" --architectures {arch} --handler app.handler --zip-file fileb://function.zip"
         f' --role "$ROLE_ARN" --layers "$LAYER_ARN" --environment {wrapper}',

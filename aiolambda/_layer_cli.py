@@ -188,8 +188,9 @@ def _report(build: LayerBuild, function_name: str) -> None:
     print("\n# 1. Publish the layer (prints nothing; keeps the new version's ARN in $LAYER_ARN):")
     print(publish)
     print(
-        "\n# 2a. Use it on an existing function. Note: --environment replaces all of the "
-        "function's variables; add yours to the list."
+        "\n# 2a. Use it on an existing function, keeping its other layers (--layers replaces "
+        "the whole list). Note: --environment replaces all of the function's variables; "
+        "add yours to the list."
     )
     print(update)
     print("\n# 2b. Or create a function from function.zip (your code, e.g. app.py):")

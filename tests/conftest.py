@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -56,3 +57,16 @@ def pytest_pyfunc_call(pyfuncitem: pytest.Function) -> bool | None:
     with asyncio.Runner(loop_factory=loop_factory(kind)) as runner:
         runner.run(bounded())
     return True
+
+
+# Where the package index is needed beyond the modules that mark themselves: layer
+# builds download wheels (tests/layer, the cold-start smoke test builds a layer and venvs).
+_NEEDS_INDEX = ("layer/", "benchmarks/test_cold_start_smoke.py")
+_TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        relative = Path(item.path).resolve().relative_to(_TESTS).as_posix()
+        if relative.startswith(_NEEDS_INDEX):
+            item.add_marker(pytest.mark.index)

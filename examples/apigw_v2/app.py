@@ -3,8 +3,11 @@
 The whole request is validated as ``APIGatewayProxyEventV2Model`` before the call; the
 JSON body is the handler's to check, so that a bad body is a 400 for the client rather
 than a function error (which API Gateway would turn into a 500).
-Needs ``aws-lambda-powertools[parser]`` (pydantic) in the function's package or a layer.
+Needs ``aws-lambda-powertools[parser]`` (pydantic) in the function's package or a layer
+(``requirements.txt``).
+From the repository's root, install what it needs and run it::
 
+    pip install -c constraints.txt -e . -r examples/apigw_v2/requirements.txt
     aiolambda event apigw-http | aiolambda invoke examples/apigw_v2/app.handler --event-file -
 """
 

@@ -1,4 +1,11 @@
-"""An async Lambda handler packaged as a container image (see Dockerfile)."""
+"""An async Lambda handler packaged as a container image (see Dockerfile).
+
+The image installs ``requirements.txt``.
+From the repository's root, install what it needs and run it::
+
+    pip install -c constraints.txt -e . -r examples/container/requirements.txt
+    aiolambda invoke --task-root examples/container app.handler --event '{"ping": 1}'
+"""
 
 from __future__ import annotations
 

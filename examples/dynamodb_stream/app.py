@@ -3,9 +3,12 @@
 With ``FunctionResponseTypes: [ReportBatchItemFailures]`` on the event source mapping,
 Lambda resumes the shard from the lowest failed sequence number. ``DynamoDBStreamModel``
 turns the DynamoDB JSON of ``Keys``/``NewImage``/``OldImage`` into plain values.
-Needs ``aws-lambda-powertools[parser]`` (pydantic) in the function's package or a layer.
+Needs ``aws-lambda-powertools[parser]`` (pydantic) in the function's package or a layer
+(``requirements.txt``).
+From the repository's root, install what it needs and run it::
 
-    aiolambda event dynamodb-stream |
+    pip install -c constraints.txt -e . -r examples/dynamodb_stream/requirements.txt
+    aiolambda event dynamodb-stream | \\
         aiolambda invoke examples/dynamodb_stream/app.handler --event-file -
 """
 

@@ -1,4 +1,9 @@
-"""Testing app.handler with aiolambda.testing: run with ``pytest examples/emulator_demo``.
+"""Testing app.handler with aiolambda.testing.
+
+From the repository's root, install what it needs and run it::
+
+    pip install -c constraints.txt -e . -r examples/emulator_demo/requirements.txt
+    pytest examples/emulator_demo
 
 Each test starts the function under the local emulator, the way Lambda would run it
 (``python -m aiolambda app.handler`` with the Lambda environment), then invokes it.

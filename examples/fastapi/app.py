@@ -6,7 +6,14 @@ For a Function URL in ``RESPONSE_STREAM`` mode use ``streaming.handler`` instead
 The lifespan runs once per execution environment, during init; the client session
 it opens is reused by every warm invocation, on the runtime's one event loop.
 
-Locally, through the emulator's Function URL endpoint::
+Needs FastAPI (``requirements.txt``).
+From the repository's root, install what it needs and run it::
+
+    pip install -c constraints.txt -e . -r examples/fastapi/requirements.txt
+    aiolambda invoke --task-root examples/fastapi app.handler \\
+        --event-file examples/fastapi/event.json
+
+or keep it running and call it through the emulator's Function URL endpoint::
 
     aiolambda serve --task-root examples/fastapi app.handler --port 8080
     curl 'http://127.0.0.1:8080/lambda-url/hello/Ada?excited=true'

@@ -1,6 +1,10 @@
 """The smallest aiolambda function: an ``async def`` handler.
 
-Run it locally:  aiolambda invoke examples/hello/app.handler --event '{"name": "Ada"}'
+It needs nothing beyond aiolambda-runtime.
+From the repository's root, install what it needs and run it::
+
+    pip install -c constraints.txt -e . -r examples/hello/requirements.txt
+    aiolambda invoke examples/hello/app.handler --event '{"name": "Ada"}'
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 The annotation is all it takes: aiolambda wraps the decoded event in ``S3Event`` before
 calling the handler (data classes read the dict lazily: no validation cost).
-Needs ``aws-lambda-powertools`` in the function's package or a layer.
+Needs ``aws-lambda-powertools`` in the function's package or a layer (``requirements.txt``).
+From the repository's root, install what it needs and run it::
 
+    pip install -c constraints.txt -e . -r examples/s3_notification/requirements.txt
     aiolambda event s3 | aiolambda invoke examples/s3_notification/app.handler --event-file -
 """
 

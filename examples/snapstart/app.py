@@ -8,7 +8,13 @@ credentials. The hooks of ``snapshot_restore_py`` (shipped with AWS's Python run
 ``pip install snapshot-restore-py`` elsewhere) put that right; aiolambda runs them, and
 awaits the ``async def`` ones on its event loop.
 
-Run it locally (the first invocation triggers the "restore"):
+Needs snapshot-restore-py (``requirements.txt``).
+From the repository's root, install what it needs and run it::
+
+    pip install -c constraints.txt -e . -r examples/snapstart/requirements.txt
+    aiolambda invoke examples/snapstart/app.handler --snapstart --event '{}'
+
+or keep it running (the first invocation triggers the "restore")::
 
     aiolambda serve examples/snapstart/app.handler --snapstart --snapshot-pause-ms 200
     curl -XPOST http://127.0.0.1:8080/2015-03-31/functions/function/invocations -d '{}'

@@ -2,8 +2,11 @@
 
 The event source mapping needs ``FunctionResponseTypes: [ReportBatchItemFailures]``;
 Lambda then deletes the messages that succeeded and delivers only the failed ones again.
-Needs ``aws-lambda-powertools[parser]`` (pydantic) in the function's package or a layer.
+Needs ``aws-lambda-powertools[parser]`` (pydantic) in the function's package or a layer
+(``requirements.txt``).
+From the repository's root, install what it needs and run it::
 
+    pip install -c constraints.txt -e . -r examples/sqs_batch/requirements.txt
     aiolambda event sqs | aiolambda invoke examples/sqs_batch/app.handler --event-file -
 """
 

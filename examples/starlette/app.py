@@ -1,4 +1,12 @@
-"""A Starlette app on Lambda with aiolambda: ``_HANDLER=app.handler``."""
+"""A Starlette app on Lambda with aiolambda: ``_HANDLER=app.handler``.
+
+Needs Starlette (``requirements.txt``).
+From the repository's root, install what it needs and run it::
+
+    pip install -c constraints.txt -e . -r examples/starlette/requirements.txt
+    aiolambda invoke --task-root examples/starlette app.handler \\
+        --event-file examples/starlette/event.json
+"""
 
 from __future__ import annotations
 

@@ -29,6 +29,7 @@ from aiolambda._layer import (
     elf_machine,
     find_compiler,
     find_strip_tool,
+    kept_layers_query,
     runtime_requirements,
 )
 from aiolambda.cli import main as cli_main
@@ -101,7 +102,7 @@ def test_host_layer_name_layout_and_contents(host_layer: LayerBuild) -> None:
     assert names[0] == "aiolambda"  # the exec wrapper, /opt/aiolambda once deployed
     assert all(name == "aiolambda" or name.startswith(site) for name in names)
     tops = {PurePosixPath(name[len(site) :]).parts[0] for name in names if name != "aiolambda"}
-    dist_info = f"aiolambda-{__version__}.dist-info"
+    dist_info = f"aiolambda_runtime-{__version__}.dist-info"  # the distribution's name
     assert {"aiolambda", "orjson", "uvloop", dist_info} <= tops
     assert not {"aiohttp", "multidict", "yarl", "aiosignal", "frozenlist"} & tops
     assert f"{site}aiolambda/__init__.py" in names
@@ -232,7 +233,7 @@ def test_host_layer_packages_import_from_the_unpacked_layer(host_opt: Path) -> N
         "import aiolambda, orjson, uvloop;"
         "from aiolambda._core import bootstrap;"
         "import importlib.metadata as m;"
-        "print(m.version('aiolambda'));"
+        "print(m.version('aiolambda-runtime'));"
         "mods = (aiolambda, orjson, uvloop);"
         "print('\\n'.join(x.__file__ for x in mods))"
     )
@@ -284,9 +285,11 @@ def test_cli_build_reports_the_zip_and_prints_deploy_commands(tmp_path: Path) ->
         f"--compatible-architectures {target.arch} --query LayerVersionArn --output text)"
     ) in done.stdout.splitlines()
     wrapper_env = '--environment "Variables={AWS_LAMBDA_EXEC_WRAPPER=/opt/aiolambda}"'
+    kept = kept_layers_query(layer_name)  # the function's other layers stay
     assert (
-        f'aws lambda update-function-configuration --function-name hello --layers "$LAYER_ARN" '
-        f"{wrapper_env}"
+        f"LAYERS=$(aws lambda get-function-configuration --function-name hello --query '{kept}' "
+        "--output text) && aws lambda update-function-configuration --function-name hello "
+        f'--layers $LAYERS "$LAYER_ARN" {wrapper_env}'
     ) in done.stdout.splitlines()
     assert (
         f"aws lambda create-function --function-name hello --runtime {target.runtime} "

@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+import aiolambda
 from aiolambda._layer import LayerBuild, Target, deploy_commands
 
 EXAMPLES_DIR = Path(__file__).resolve().parents[2] / "examples"
@@ -150,7 +151,9 @@ def test_dockerfile_runs_python_m_aiolambda_on_the_handler() -> None:
     assert handler == ["app.handler"]
     copied = [args.split()[0] for kw, args in instructions if kw == "COPY"]
     assert all((CONTAINER_DIR / name).is_file() for name in copied), copied
-    assert "aiolambda" in (CONTAINER_DIR / "requirements.txt").read_text().split()
+    # The distribution's name, not `aiolambda` (an unrelated project on the package index).
+    requirements = (CONTAINER_DIR / "requirements.txt").read_text().split()
+    assert f"aiolambda-runtime=={aiolambda.__version__}" in requirements
 
 
 def test_dockerfile_sets_no_python_variable_lambda_would_not() -> None:
@@ -223,11 +226,14 @@ def test_printed_aws_commands_pass_the_aws_cli_parameter_validation(
     env = _aws_env(tmp_path)
     commands = deploy_commands(host_layer, "hello")
     assert len(commands) == 3
-    for command in commands:
+    # The update is `LAYERS=$(aws … get-function-configuration …) && aws … update…`.
+    steps = [commands[0], *commands[1].split(" && "), commands[2]]
+    steps[2] = steps[2].replace("$LAYERS", "")
+    for command in steps:
         done = _run_aws(command, tmp_path, env)
         assert "Unable to locate credentials" in done.stderr, (command, done.stderr)
     # ...and the same check rejects a malformed command, so it can fail.
-    bad = commands[1].replace("AWS_LAMBDA_EXEC_WRAPPER=", "AWS_LAMBDA_EXEC_WRAPPER")
+    bad = steps[2].replace("AWS_LAMBDA_EXEC_WRAPPER=", "AWS_LAMBDA_EXEC_WRAPPER")
     done = _run_aws(bad, tmp_path, env)
     assert "Unable to locate credentials" not in done.stderr
     assert "Error parsing parameter '--environment'" in done.stderr

@@ -1,4 +1,11 @@
-"""An async Lambda handler served by aiolambda through the layer's exec wrapper."""
+"""An async Lambda handler served by aiolambda through the layer's exec wrapper.
+
+It needs nothing beyond aiolambda-runtime (the layer brings it on Lambda).
+From the repository's root, install what it needs and run it::
+
+    pip install -c constraints.txt -e . -r examples/sam/function/requirements.txt
+    aiolambda invoke examples/sam/function/app.handler --event '{"name": "SAM"}'
+"""
 
 from __future__ import annotations
 
