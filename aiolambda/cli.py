@@ -37,7 +37,8 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _top_level_help() -> str:
-    lines = ["usage: aiolambda [-V | --version] {run,serve,invoke,layer} ...", "", "commands:"]
+    names = ",".join(_COMMANDS)
+    lines = [f"usage: aiolambda [-V | --version] {{{names}}} ...", "", "commands:"]
     lines += [f"  {name:<8} {help_}" for name, (_, help_) in _COMMANDS.items()]
     lines += ["", "options:", "  -h, --help     show this help and exit"]
     lines += ["  -V, --version  print aiolambda's version and exit"]
