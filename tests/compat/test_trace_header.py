@@ -1,6 +1,6 @@
 """The running invocation's X-Ray header in os.environ, at any concurrency.
 
-botocore adds it to every AWS call as ``X-Amzn-Trace-Id`` (X-Ray and Lambda's
+botocore (boto3, and aiobotocore for the async handler) adds it to every AWS call as ``X-Amzn-Trace-Id`` (X-Ray and Lambda's
 recursive-loop detection rely on it); aws-xray-sdk's Lambda context and OpenTelemetry's
 X-Ray propagator read it with ``os.getenv``/``os.environ.get``: each is asked here.
 """
@@ -70,3 +70,5 @@ async def test_each_sdk_call_carries_its_invocations_trace_header(
             "xray": trace,
         }
         assert headers[f"k{i}"] == trace
+        if handler == "obs_trace.async_handler":  # aiobotocore, through the same header
+            assert headers[f"k{i}-aio"] == trace

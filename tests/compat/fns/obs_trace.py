@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
+from aiobotocore.session import get_session
 from aws_xray_sdk.core.lambda_launcher import LambdaContext
 from opentelemetry import trace
 from opentelemetry.propagators.aws import AwsXRayLambdaPropagator
@@ -20,6 +21,7 @@ dynamodb = boto3.client(
     aws_access_key_id="test",
     aws_secret_access_key="test",
 )
+_aio_client: Any = None  # aiobotocore: made on first use, on the runtime's loop
 _started = [0]
 _all_in = asyncio.Event()
 
@@ -49,7 +51,22 @@ async def async_handler(event: Any, context: Any) -> Any:
     await asyncio.wait_for(_all_in.wait(), 10)  # all in flight: one env cannot serve them
     seen = _seen()
     await asyncio.to_thread(dynamodb.get_item, TableName="t", Key={"id": {"S": event["id"]}})
+    await (await _aiobotocore()).get_item(TableName="t", Key={"id": {"S": event["id"] + "-aio"}})
     return {**seen, "xray": context.xray_trace_id}
+
+
+async def _aiobotocore() -> Any:
+    global _aio_client
+    if _aio_client is None:
+        creator = get_session().create_client(
+            "dynamodb",
+            endpoint_url=os.environ.get("STUB_URL"),
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
+        _aio_client = await creator.__aenter__()
+    return _aio_client
 
 
 def sync_handler(event: Any, context: Any) -> Any:
