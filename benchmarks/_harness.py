@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import _events
+
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
@@ -74,9 +76,14 @@ class Size:
     n_bash: int  # bash + curl costs ~21 ms per invocation: fewer of them
     n_quick: int
     budget_s: float  # generous time per invocation: a run of n fails after 20 s + n * budget
+    build: Callable[[], bytes] | None = None  # a realistic event (_events.py); else synthetic
 
     def timeout_s(self, n: int) -> float:
         return 20.0 + n * self.budget_s
+
+    def event(self) -> bytes:
+        """The event bytes of this row: the realistic event, or a synthetic one of nbytes."""
+        return self.build() if self.build is not None else make_event(self.nbytes)
 
 
 SIZES: tuple[Size, ...] = (
@@ -86,7 +93,29 @@ SIZES: tuple[Size, ...] = (
     # Lambda's payload limit is 6 MiB + 100 B including headers: stay below it.
     Size("6m", "5.9 MB", int(5.9 * 1024 * 1024), n=20, n_bash=4, n_quick=3, budget_s=2.0),
 )
-SIZE_BY_KEY = {s.key: s for s in SIZES}
+
+
+def _realistic(key: str, label: str, n: int, n_bash: int, n_quick: int, budget_s: float) -> Size:
+    build = _events.REALISTIC[key][1]
+    return Size(key, label, len(build()), n, n_bash, n_quick, budget_s, build)
+
+
+# What real functions get (see _events.py), beside the synthetic sizes above.
+REALISTIC_SIZES: tuple[Size, ...] = (
+    _realistic("apigw2", "API GW v2", n=5000, n_bash=200, n_quick=500, budget_s=0.005),
+    _realistic("sqs10", "SQS, 10 records", n=3000, n_bash=100, n_quick=300, budget_s=0.01),
+    _realistic("kinesis100", "Kinesis, 100 records", n=1000, n_bash=40, n_quick=100, budget_s=0.05),
+    _realistic(
+        "kinesis100-18",
+        "Kinesis, 100, 18-digit seq.",
+        n=1000,
+        n_bash=40,
+        n_quick=100,
+        budget_s=0.05,
+    ),
+    _realistic("ddb100", "DynamoDB Streams, 100", n=1000, n_bash=40, n_quick=100, budget_s=0.05),
+)
+SIZE_BY_KEY = {s.key: s for s in (*SIZES, *REALISTIC_SIZES)}
 
 
 # -- contenders ------------------------------------------------------------------------
@@ -148,14 +177,14 @@ CONTENDERS: tuple[Contender, ...] = (
     ),
     Contender(
         "awslambdaric",
-        "awslambdaric (classic)",
+        "awslambdaric, AWS_EXECUTION_ENV unset (not how Lambda runs it)",
         (PYTHON, "-m", "awslambdaric"),
         handler="echo.sync_handler",
         needs="awslambdaric",
     ),
     Contender(
         "awslambdaric_312",
-        "awslambdaric, python3.12+ mode",
+        "awslambdaric as Lambda runs it (python3.12+: AWS_EXECUTION_ENV set)",
         (PYTHON, "-m", "awslambdaric"),
         env={"AWS_EXECUTION_ENV": "AWS_Lambda_python3.12"},
         handler="echo.sync_handler",
@@ -670,3 +699,30 @@ def _strace_counts(path: str) -> dict[str, int]:
         ):
             counts[parts[-1]] = int(parts[3])
     return counts
+
+
+# -- what a results file records -----------------------------------------------------
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(
+            ["git", *args], cwd=HERE, capture_output=True, text=True, timeout=10, check=True
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip()
+
+
+def run_meta(command: str, started: float) -> dict[str, object]:
+    """What a figure needs to be traced: when, which code, which machine, which command."""
+    commit = _git("rev-parse", "--short=12", "HEAD") or "unknown"
+    if _git("status", "--porcelain", "--untracked-files=no"):
+        commit += " (with uncommitted changes)"
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
+        "commit": commit,
+        "command": command,
+        "python": platform.python_version(),
+        "cpu": cpu_model(),
+        "vcpus": os.cpu_count(),
+        "kernel": platform.release(),
+    }

@@ -158,7 +158,7 @@ def main() -> None:
     import _harness as h
 
     size_key, budget = sys.argv[1], float(sys.argv[2])
-    event = h.make_event(h.SIZE_BY_KEY[size_key].nbytes)
+    event = h.SIZE_BY_KEY[size_key].event()
     print(json.dumps(asdict(codec_times(size_key, event, budget))))
 
 

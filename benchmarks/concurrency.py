@@ -11,11 +11,11 @@ runs with ``AWS_LAMBDA_MAX_CONCURRENCY=N``. Every answer is checked: a lost,
 repeated or wrong answer fails the run.
 
 The process-per-request model (AWS's Python runtime on Managed Instances) needs
-one process per concurrent invocation: its memory is N × the peak RSS of one
-awslambdaric process running the blocking twin of the handler, measured once
-and multiplied. As a cross-check, awslambdaric's own multi-concurrent mode (N
-forked worker processes) is run too, up to ``--ric-max``, and its summed PSS
-(shared pages split between the workers) reported.
+one process per concurrent invocation. Its memory is measured, never computed:
+awslambdaric's own multi-concurrent mode (N forked worker processes, run as Lambda
+runs it on python3.12+, ``AWS_EXECUTION_ENV`` set) serves the blocking twin of the
+handler, up to ``--ric-max``, and the PSS of its real processes (``smaps_rollup``,
+shared pages split between the workers, summed) is set beside aiolambda's.
 
 Writes ``concurrency.md`` and ``concurrency.json`` (``concurrency-split.*`` with
 ``--split-cpu``) to ``benchmarks/results/``.
@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import time
 from dataclasses import asdict
@@ -88,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=h.HERE / "results")
     parser.add_argument("--tag", default=None, help="file stem (concurrency[-split])")
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     rounds = args.rounds or (5 if args.quick else 20)
     reps = args.reps or (1 if args.quick else 3)
     levels = [int(x) for x in args.levels.split(",")]
@@ -95,22 +95,11 @@ def main(argv: list[str] | None = None) -> int:
     sync_rounds = args.sync_rounds or (10 if args.quick else 60)
     where = h.placement(args.split_cpu)
     subject = h.CONTENDER_BY_KEY["aiolambda"]
-    ric = h.CONTENDER_BY_KEY["awslambdaric"]
+    ric = h.CONTENDER_BY_KEY["awslambdaric_312"]
     if subject.available():
         log(f"aiolambda not runnable: {subject.available()}")
         return 2
     started = time.time()
-
-    # One awslambdaric process, the unit of the process-per-request model.
-    one_ric_kb = 0
-    if not ric.available():
-        with h.EventFile(h.TINY_EVENT) as event:
-            r = h.run_once(ric, event, 20, where, handler="sleep_sync.handler", timeout_s=60)
-        if not r.ok:
-            log(f"awslambdaric reference run failed: {r.error}")
-            return 1
-        one_ric_kb = r.peak_rss_kb
-        log(f"one awslambdaric process: {one_ric_kb / 1024:.1f} MB peak RSS")
 
     runs: dict[int, list[h.RunResult]] = {n: [] for n in levels}
     sync_runs: dict[tuple[str, int], list[h.RunResult]] = {
@@ -152,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                 if not r.ok:
                     failures.append(f"aiolambda sync {mode} N={n_conc}: {r.error}")
     if not ric.available():
-        for n_conc in levels:
+        for n_conc in sorted({*levels, *sync_levels}):
             if n_conc > args.ric_max:
                 continue
             r = _run(ric, n_conc, rounds, where, "sleep_sync.handler")
@@ -167,16 +156,16 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
 
-    md = render(args, levels, rounds, reps, where, runs, ric_runs, one_ric_kb, started)
-    md += "\n" + render_sync(sync_runs, sync_rounds, one_ric_kb)
+    md = render(args, levels, rounds, reps, where, runs, ric_runs, started)
+    md += "\n" + render_sync(sync_runs, sync_rounds, ric_runs)
     args.out.mkdir(parents=True, exist_ok=True)
     tag = args.tag or ("concurrency-split" if args.split_cpu else "concurrency")
     (args.out / f"{tag}.md").write_text(md + "\n")
     data = {
-        "argv": sys.argv[1:] if argv is None else argv,
+        "meta": h.run_meta(" ".join(["python benchmarks/concurrency.py", *args.argv]), started),
+        "argv": args.argv,
         "placement": asdict(where),
         "rounds": rounds,
-        "one_awslambdaric_peak_rss_kb": one_ric_kb,
         "aiolambda": {str(n): [asdict(r) for r in rs] for n, rs in runs.items()},
         "awslambdaric_multi": {str(n): asdict(r) for n, r in ric_runs.items()},
         "aiolambda_sync": {
@@ -199,16 +188,16 @@ def render(
     where: h.Placement,
     runs: dict[int, list[h.RunResult]],
     ric_runs: dict[int, h.RunResult],
-    one_ric_kb: int,
     started: float,
 ) -> str:
     out: list[str] = []
     w = out.append
     w("# One aiolambda process, N concurrent invocations\n")
+    meta = h.run_meta(" ".join(["python benchmarks/concurrency.py", *args.argv]), started)
     w(
-        f"`python benchmarks/concurrency.py {' '.join(sys.argv[1:])}`".replace(" `", "`")
-        + f" on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}; "
-        f"Python {platform.python_version()}, {h.cpu_model()}; mock and runtime on {where.label}; "
+        f"`{meta['command']}` at commit `{meta['commit']}` on {meta['date']}; "
+        f"Python {meta['python']}, {meta['cpu']}, {meta['vcpus']} vCPUs, Linux {meta['kernel']}; "
+        f"mock and runtime on {where.label}; "
         f"handler `await asyncio.sleep({SLEEP_S})`; {rounds} invocations per poller "
         f"(N × {rounds} per run, all queued from the start); median of {reps} runs; "
         f"load average {os.getloadavg()[0]:.1f} at the end.\n"
@@ -216,10 +205,10 @@ def render(
     w(
         "| N in flight | inv/s (min–max) | ideal N/0.05 s | % of ideal | max in flight seen "
         "| runtime CPU µs/inv "
-        "| aiolambda peak RSS MB | process-per-request MB (N × one awslambdaric) "
-        "| aiolambda / process-per-request |"
+        "| aiolambda peak RSS MB | aiolambda PSS MB | awslambdaric, N processes: PSS MB "
+        "| aiolambda / awslambdaric (PSS) |"
     )
-    w("|---|---|---|---|---|---|---|---|---|")
+    w("|---|---|---|---|---|---|---|---|---|---|")
     for n_conc in levels:
         ok = [r for r in runs[n_conc] if r.ok]
         if not ok:
@@ -229,18 +218,19 @@ def render(
         tput = h.median(tputs)
         ideal = n_conc / SLEEP_S
         rss = h.median([r.peak_rss_kb / 1024 for r in ok])
-        ppr = n_conc * one_ric_kb / 1024
-        if not one_ric_kb:
-            ratio = "–"
-        elif ppr >= rss:
-            ratio = f"1/{ppr / rss:.0f}"
+        pss = h.median([r.pss_kb / 1024 for r in ok])
+        ric = ric_runs.get(n_conc)
+        ric_pss = ric.pss_kb / 1024 if ric is not None and ric.ok and ric.pss_kb else 0.0
+        if not ric_pss:
+            ric_txt, ratio = "not measured", "–"
         else:
-            ratio = f"{rss / ppr:.1f}×"
+            ric_txt = f"{ric_pss:,.0f}"
+            ratio = f"1/{ric_pss / pss:.1f}" if ric_pss >= pss else f"{pss / ric_pss:.1f}×"
         w(
             f"| {n_conc} | {tput:,.0f} ({min(tputs):,.0f}–{max(tputs):,.0f}) | {ideal:,.0f} "
             f"| {tput / ideal:.1%} | {max(r.max_in_flight for r in ok)} "
-            f"| {_cpu_txt(ok)} | {rss:.1f} "
-            f"| {ppr:,.0f} | {ratio} |".replace(",", " ")
+            f"| {_cpu_txt(ok)} | {rss:.1f} | {pss:.1f} "
+            f"| {ric_txt} | {ratio} |".replace(",", " ")
         )
     w("")
     if ric_runs:
@@ -262,22 +252,25 @@ def render(
             )
         w("")
     w("## Targets (issue 6)\n")
-    for ok_, line in targets(runs, one_ric_kb):
+    for ok_, line in targets(runs, ric_runs):
         w(f"- {'PASS' if ok_ else 'FAIL' if ok_ is False else 'N/A '} {line}")
     w("")
     w(
         "Method: throughput = invocations / (first `/next` → last answer) as timed by the mock. "
         "Peak RSS = `VmHWM` of the process(es) read from `/proc` just before the run ends. "
-        "The process-per-request memory is N × the peak RSS of one awslambdaric process "
-        f"({one_ric_kb / 1024:.1f} MB, measured once with the same handler, blocking), not a "
-        "measurement of N processes: forked workers share some pages, so it is an upper bound; "
-        "the cross-check table shows the PSS of awslambdaric's real N-process mode."
+        "PSS = proportional set size of every live process of the runtime's group, from "
+        "`/proc/PID/smaps_rollup` when the run ends, summed (shared pages split between the "
+        "processes that map them). awslambdaric's memory is that of its real N-process mode "
+        "(as Lambda runs it: `AWS_EXECUTION_ENV=AWS_Lambda_python3.12`), measured, up to "
+        "`--ric-max`; never N × one process."
     )
     return "\n".join(out)
 
 
 def render_sync(
-    sync_runs: dict[tuple[str, int], list[h.RunResult]], rounds: int, one_ric_kb: int
+    sync_runs: dict[tuple[str, int], list[h.RunResult]],
+    rounds: int,
+    ric_runs: dict[int, h.RunResult],
 ) -> str:
     """The sync-handler table: one process per concurrent invocation vs threads."""
     if not sync_runs:
@@ -290,7 +283,7 @@ def render_sync(
         "runtime's one CPU); *warm* counts from the moment N invocations were first in "
         "flight. Memory is summed over the runtime's process group.\n",
         "| mode | N | inv/s | % of ideal | warm % of ideal | processes | Σ peak RSS MB "
-        "| Σ PSS MB | MB per process (PSS) | N × one awslambdaric MB |",
+        "| Σ PSS MB | MB per process (PSS) | awslambdaric, N processes: Σ PSS MB |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (mode, n_conc), rs in sync_runs.items():
@@ -303,11 +296,13 @@ def render_sync(
         pss = h.median([r.pss_kb / 1024 for r in ok])
         procs = max(r.processes for r in ok)
         warm = h.median([_warm(r) for r in ok]) / (n_conc / SLEEP_S)
+        ric = ric_runs.get(n_conc)
+        ric_txt = f"{ric.pss_kb / 1024:,.0f}" if ric is not None and ric.ok else "not measured"
         out.append(
             f"| {mode} | {n_conc} | {tput:,.0f} | {tput / (n_conc / SLEEP_S):.1%} "
             f"| {warm:.1%} | {procs} "
             f"| {rss:,.0f} | {pss:,.0f} | {pss / max(procs, 1):.1f} "
-            f"| {n_conc * one_ric_kb / 1024:,.0f} |".replace(",", " ")
+            f"| {ric_txt} |".replace(",", " ")
         )
     return "\n".join(out) + "\n"
 
@@ -323,7 +318,9 @@ def _cpu_txt(runs: list[h.RunResult]) -> str:
     return f"{h.median([r.cpu_us_per_inv for r in runs]):.0f}"
 
 
-def targets(runs: dict[int, list[h.RunResult]], one_ric_kb: int) -> list[tuple[bool | None, str]]:
+def targets(
+    runs: dict[int, list[h.RunResult]], ric_runs: dict[int, h.RunResult]
+) -> list[tuple[bool | None, str]]:
     lines: list[tuple[bool | None, str]] = []
     failed = [n for n, rs in runs.items() if any(not r.ok for r in rs)]
     lines.append(
@@ -339,16 +336,19 @@ def targets(runs: dict[int, list[h.RunResult]], one_ric_kb: int) -> list[tuple[b
         return lines
     eff = h.median([r.n / r.elapsed_s / (64 / SLEEP_S) for r in at64])
     lines.append((eff >= 0.9, f"N = 64: {eff:.1%} of ideal throughput (target ≥ 90 %)"))
-    if one_ric_kb:
-        rss = h.median([float(r.peak_rss_kb) for r in at64])
-        frac = rss / (64 * one_ric_kb)
+    ric = ric_runs.get(64)
+    if ric is not None and ric.ok and ric.pss_kb:
+        pss = h.median([float(r.pss_kb) for r in at64])
+        frac = pss / ric.pss_kb
         lines.append(
             (
                 frac <= 0.1,
-                f"N = 64: {rss / 1024:.1f} MB vs {64 * one_ric_kb / 1024:.0f} MB for 64 processes "
-                f"= 1/{1 / frac:.0f} (target ≤ 1/10)",
+                f"N = 64: {pss / 1024:.1f} MB PSS vs {ric.pss_kb / 1024:.0f} MB PSS for "
+                f"awslambdaric's 64 processes = 1/{1 / frac:.1f} (target ≤ 1/10)",
             )
         )
+    else:
+        lines.append((None, "N = 64: awslambdaric's 64-process mode not measured"))
     return lines
 
 

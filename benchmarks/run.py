@@ -4,12 +4,21 @@
     python benchmarks/run.py            # full run, ~10 minutes
     python benchmarks/run.py --quick    # smoke run, under a minute
     python benchmarks/run.py --split-cpu  # mock and contender on different CPUs
+    python benchmarks/run.py --readme-table benchmarks/results/latest.json  # README's tables
 
 Every contender is a real bootstrap process with the Lambda environment, served
 by the fast mock Runtime API (``_mock_api.py``) in its own process; every answer
-is checked against its event. Contenders alternate (A B C … A B C …) for
-``--reps`` repetitions per event size. Writes ``<tag>.md``, ``<tag>.png`` and
-``<tag>.json`` to ``benchmarks/results/`` and exits 1 if any run failed.
+is checked against its event. Events: the tiny one, realistic batches (``_events.py``:
+API Gateway v2, SQS 10, Kinesis 100 twice, DynamoDB Streams 100) and synthetic sizes.
+Every repetition runs each contender once, in an order rotated per repetition
+(A B C, B C A, C A B, …), so neither a slow phase of the host nor the one before it in
+the order favours a contender. awslambdaric is compared as Lambda runs it on python3.12+
+(``AWS_EXECUTION_ENV`` set, which changes its code path); its mode without it is a row
+of its own, labelled. Memory is the PSS of the contender's real processes
+(``/proc/PID/smaps_rollup``) at the end of a run, beside the peak RSS. Writes
+``<tag>.md``, ``<tag>.png`` and ``<tag>.json`` to ``benchmarks/results/``: the JSON
+records the date, commit, machine (CPU model, kernel, Python) and the exact command,
+and ``--readme-table`` prints the README's tables from it. Exits 1 if any run failed.
 """
 
 from __future__ import annotations
@@ -37,9 +46,14 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 RESULTS = h.HERE / "results"
-REFERENCE = "awslambdaric"
+REFERENCE = "awslambdaric_312"  # as Lambda runs it on python3.12+ (AWS_EXECUTION_ENV set)
 FLOOR = "floor"
+FLOOR_ORJSON = "floor_orjson"
 SUBJECT = "aiolambda"
+QUICK_WARNING = (
+    "QUICK RUN: few repetitions and small N, a smoke test of the harness. "
+    "Not for quoting: take figures from a full run."
+)
 
 
 @dataclass(slots=True)
@@ -52,11 +66,13 @@ class Cell:
     us: list[float] = field(default_factory=list)  # per repetition, None-free (failures dropped)
     us_by_rep: dict[int, float] = field(default_factory=dict)
     rss_kb: list[int] = field(default_factory=list)
+    pss_kb: list[int] = field(default_factory=list)  # PSS of the live processes at the end
     cpu_us: list[float] = field(default_factory=list)  # the contender's CPU per invocation
     mock_cpu_us: list[float] = field(default_factory=list)  # the mock's CPU per invocation
     errors: list[str] = field(default_factory=list)
     ratio_ref: float = float("nan")
     ratio_floor: float = float("nan")
+    ratio_floor_orjson: float = float("nan")
 
     @property
     def ok(self) -> bool:
@@ -74,6 +90,16 @@ class Cell:
     @property
     def rss_mb(self) -> float:
         return h.median([k / 1024 for k in self.rss_kb])
+
+    @property
+    def pss_mb(self) -> float:
+        return h.median([k / 1024 for k in self.pss_kb if k])
+
+
+def rotated(items: Sequence[h.Contender], rep: int) -> list[h.Contender]:
+    """The contenders in the order of repetition ``rep``: A B C, then B C A, C A B, …"""
+    k = rep % len(items) if items else 0
+    return [*items[k:], *items[:k]]
 
 
 def pair_ratio(a: Cell, b: Cell) -> float:
@@ -94,9 +120,9 @@ def timing_pass(
 ) -> dict[tuple[str, str], Cell]:
     cells: dict[tuple[str, str], Cell] = {}
     for size in sizes:
-        with h.EventFile(h.make_event(size.nbytes)) as event:
+        with h.EventFile(size.event()) as event:
             for rep in range(reps):
-                for c in contenders:
+                for c in rotated(contenders, rep):
                     if c.is_bash and skip_bash_large and size.key in {"1m", "6m"}:
                         continue
                     n = size.n_quick if quick else (size.n_bash if c.is_bash else size.n)
@@ -111,6 +137,7 @@ def timing_pass(
                         cell.us.append(r.us_per_inv)
                         cell.us_by_rep[rep] = r.us_per_inv
                         cell.rss_kb.append(r.peak_rss_kb)
+                        cell.pss_kb.append(r.pss_kb)
                         cell.cpu_us.append(r.cpu_us_per_inv)
                         cell.mock_cpu_us.append(r.mock_cpu_s / r.n * 1e6)
                         log(
@@ -122,11 +149,27 @@ def timing_pass(
                         log(f"  {size.key:>4} rep {rep + 1}/{reps} {c.key:<18} FAILED: {r.error}")
     for (_, size_key), cell in cells.items():
         ref, floor = cells.get((REFERENCE, size_key)), cells.get((FLOOR, size_key))
+        floor_orjson = cells.get((FLOOR_ORJSON, size_key))
         if ref is not None:
             cell.ratio_ref = pair_ratio(cell, ref)
         if floor is not None:
             cell.ratio_floor = pair_ratio(cell, floor)
+        if floor_orjson is not None:
+            cell.ratio_floor_orjson = pair_ratio(cell, floor_orjson)
     return cells
+
+
+def extra_ratio(cells: dict[tuple[str, str], Cell], who: str, size_key: str) -> float:
+    """What ``size_key`` costs ``who`` over the tiny event, as a multiple of what it costs
+    the orjson floor (median over repetitions, each repetition's four runs its own)."""
+    a, at = cells.get((who, size_key)), cells.get((who, "tiny"))
+    f, ft = cells.get((FLOOR_ORJSON, size_key)), cells.get((FLOOR_ORJSON, "tiny"))
+    if a is None or at is None or f is None or ft is None:
+        return float("nan")
+    reps = set(a.us_by_rep) & set(at.us_by_rep) & set(f.us_by_rep) & set(ft.us_by_rep)
+    return h.median(
+        [(a.us_by_rep[r] - at.us_by_rep[r]) / (f.us_by_rep[r] - ft.us_by_rep[r]) for r in reps]
+    )
 
 
 def cold_start_pass(
@@ -136,7 +179,7 @@ def cold_start_pass(
     cold: dict[str, list[float]] = {c.key: [] for c in contenders}
     with h.EventFile(h.TINY_EVENT) as event:
         for i in range(count):
-            for c in contenders:
+            for c in rotated(contenders, i):
                 r = h.run_once(c, event, 1, where, size_key="cold", timeout_s=30)
                 raw.append({"pass": "cold", "rep": i, **asdict(r)})
                 if r.ok:
@@ -179,7 +222,7 @@ def profile_pass(
                 subject,
                 argv=(h.PYTHON, str(h.HERE / "_profile_wrapper.py"), str(prof_path), "aiolambda"),
             )
-            with h.EventFile(h.make_event(size.nbytes)) as event:
+            with h.EventFile(size.event()) as event:
                 r = h.run_once(
                     wrapped,
                     event,
@@ -300,7 +343,10 @@ def fmt_x(x: float) -> str:
 def targets(
     cells: dict[tuple[str, str], Cell], cold: dict[str, list[float]]
 ) -> list[tuple[bool | None, str]]:
-    """One (passed, line) per target of issue 4; passed is None when it could not be measured."""
+    """One (passed, line) per target (issues 4 and 24); passed is None when not measured.
+
+    "awslambdaric" is the reference: awslambdaric as Lambda runs it (python3.12+).
+    """
     lines: list[tuple[bool | None, str]] = []
 
     def cell(c: str, s: str) -> Cell | None:
@@ -334,6 +380,19 @@ def targets(
             x <= 0.35 if x == x else None,
             f"{label} event: {fmt_x(x)}× awslambdaric (target ≤ 0.35×)",
         )
+    x = tiny.ratio_floor_orjson
+    check(
+        x <= 1.5 if x == x else None,
+        f"tiny event: {fmt_x(x)}× the orjson floor (issue 24 target ≤ 1.5×)",
+    )
+    for key in ("kinesis100", "kinesis100-18"):
+        x = extra_ratio(cells, SUBJECT, key)
+        label = h.SIZE_BY_KEY[key].label
+        check(
+            x <= 1.3 if x == x else None,
+            f"{label} over the tiny event: {fmt_x(x)}× what it costs the orjson floor "
+            "(issue 24 target ≤ 1.3×)",
+        )
     mine, ref = h.median(cold.get(SUBJECT, [])), h.median(cold.get(REFERENCE, []))
     check(
         mine <= ref if mine == mine and ref == ref else None,
@@ -364,11 +423,14 @@ def render_markdown(
     out: list[str] = []
     w = out.append
     w(f"# aiolambda benchmarks: {args.tag}\n")
+    if args.quick:
+        w(f"**{QUICK_WARNING}**\n")
+    meta = args.meta
     w(
-        f"`{' '.join(['python benchmarks/run.py', *args.argv])}` on "
-        f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(started))}; "
-        f"Python {platform.python_version()}, {h.cpu_model()}, {os.cpu_count()} vCPUs; "
-        f"mock and contender on {where.label}; {args.reps} alternating repetitions; "
+        f"`{meta['command']}` at commit `{meta['commit']}` on "
+        f"{meta['date']}; Python {meta['python']}, {meta['cpu']}, "
+        f"{meta['vcpus']} vCPUs, Linux {meta['kernel']}; "
+        f"mock and contender on {where.label}; {args.reps} repetitions, order rotated; "
         f"run took {(time.time() - started) / 60:.1f} min; load average "
         f"{args.load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end "
         "(other work on the machine inflates absolute times; ratios hold better).\n"
@@ -378,9 +440,10 @@ def render_markdown(
         w(f"## Tiny event ({len(h.TINY_EVENT)} B): µs per invocation\n")
         w(
             "| contender | µs/inv median (min–max) | inv/s | × awslambdaric | × floor "
-            "| CPU µs/inv: contender / mock | peak RSS MB | cold start ms |"
+            "| × floor + orjson | CPU µs/inv: contender / mock | PSS MB | peak RSS MB "
+            "| cold start ms |"
         )
-        w("|---|---|---|---|---|---|---|---|")
+        w("|---|---|---|---|---|---|---|---|---|---|")
         for c in contenders:
             cell = cells.get((c.key, "tiny"))
             if cell is None:
@@ -388,22 +451,24 @@ def render_markdown(
             cs = h.median(cold.get(c.key, []))
             cold_txt = f"{cs:.0f}" if cs == cs else "–"
             if not cell.ok:
-                w(f"| {c.label} | FAILED ({len(cell.errors)} runs) | | | | | | {cold_txt} |")
+                w(f"| {c.label} | FAILED ({len(cell.errors)} runs) | | | | | | | | {cold_txt} |")
                 continue
             w(
                 f"| {c.label} | {fmt_us(cell.median_us)} "
                 f"({fmt_us(min(cell.us))}–{fmt_us(max(cell.us))}) "
                 f"| {fmt_us(1e6 / cell.median_us)} | {fmt_x(cell.ratio_ref)} "
-                f"| {fmt_x(cell.ratio_floor)} | {cell.cpu_txt} "
-                f"| {cell.rss_mb:.1f} | {cold_txt} |"
+                f"| {fmt_x(cell.ratio_floor)} | {fmt_x(cell.ratio_floor_orjson)} | {cell.cpu_txt} "
+                f"| {cell.pss_mb:.1f} | {cell.rss_mb:.1f} | {cold_txt} |"
             )
         w(
             f"\nN per run: {tiny.n_quick if args.quick else tiny.n} "
-            f"(bash + curl: {_n(cells, 'bash_curl', 'tiny')}).\n"
+            f"(bash + curl: {_n(cells, 'bash_curl', 'tiny')}). × awslambdaric: as Lambda runs it "
+            "(python3.12+, `AWS_EXECUTION_ENV` set). PSS: the contender's processes at the end "
+            "of the run (`/proc/PID/smaps_rollup`, summed over its process group).\n"
         )
     larger = [s for s in sizes if s.key != "tiny"]
     if larger:
-        w("## Larger events: µs per invocation, median (× awslambdaric)\n")
+        w("## Realistic and larger events: µs per invocation, median (× awslambdaric)\n")
         w("| contender | " + " | ".join(s.label for s in larger) + " |")
         w("|---|" + "---|" * len(larger))
         for c in contenders:
@@ -417,6 +482,16 @@ def render_markdown(
                 else:
                     row.append(f"{fmt_us(cell.median_us)} ({fmt_x(cell.ratio_ref)}×)")
             w(f"| {c.label} | " + " | ".join(row) + " |")
+        realistic = [s for s in larger if s.build is not None]
+        if realistic:
+            w(
+                "\nOver the tiny event, as a multiple of what the same event costs the orjson "
+                "floor over its tiny one (median of per-repetition ratios): "
+                + "; ".join(
+                    f"{s.label} {fmt_x(extra_ratio(cells, SUBJECT, s.key))}×" for s in realistic
+                )
+                + "."
+            )
         ns = ", ".join(
             f"{s.label}: {s.n_quick if args.quick else s.n} "
             f"({_n(cells, 'bash_curl', s.key)} for bash)"
@@ -435,7 +510,7 @@ def render_markdown(
             )
             + ".\n"
         )
-    w("## Targets (issue 4)\n")
+    w("## Targets (issues 4 and 24)\n")
     for ok, line in targets(cells, cold):
         w(f"- {'PASS' if ok else 'FAIL' if ok is False else 'N/A '} {line}")
     w("")
@@ -566,9 +641,15 @@ METHOD = """## Method
   metal, which would drown the differences, so the mock and the contender are pinned to the same
   CPU (`sched_setaffinity`, what `taskset -c` does) for the main table; `--split-cpu` puts them on
   different CPUs.
-- **Repetitions**: contenders alternate A B C … A B C … so slow phases of the host hit all of
-  them; figures are medians over repetitions with min–max, ratios are medians of per-repetition
-  ratios (each pair measured back to back). Quote ratios, not absolute times: the host drifts.
+- **Repetitions**: every repetition runs each contender once, the order rotated from one
+  repetition to the next (A B C, B C A, C A B, …), so slow phases of the host hit all of them
+  and no contender always runs right after the same one; figures are medians over repetitions
+  with min–max, ratios are medians of per-repetition ratios. Quote ratios, not absolute
+  times: the host drifts.
+- **awslambdaric** is the reference as Lambda runs it on python3.12 and later:
+  `AWS_EXECUTION_ENV=AWS_Lambda_python3.12`, which switches it to another code path (a
+  thread around every `/next`, another JSON encoder). Without the variable it is a row of
+  its own, labelled as not how Lambda runs it.
 - **CPU µs/inv** is the user + system time the contender (and, for comparison, the mock)
   spent between the first `/next` and the N-th answer, from `/proc/PID/stat` sampled by the
   mock at those two moments (10 ms ticks; all threads; not for bash, whose work is in its
@@ -578,8 +659,12 @@ METHOD = """## Method
 - **Peak RSS** is `VmHWM` from `/proc/PID/status` of the contender, read just before it is
   killed, summed over its process group (for bash: bash plus the curl parked on `/next`). Not
   `ru_maxrss` from `wait4`: Linux carries the forking parent's high-water mark across `exec`, so
-  it would report the harness's size. **Cold start** is the time from just before `exec` of
-  the contender to the mock receiving its first `/next` (median of the cold-start launches).
+  it would report the harness's size. **PSS** (proportional set size: shared pages split
+  between the processes that map them) is read from `/proc/PID/smaps_rollup` of every live
+  process of the contender's group when the run ends, and summed: what the contender really
+  occupies, measured, never a multiple of one process. **Cold start** is the time from just
+  before `exec` of the contender to the mock receiving its first `/next` (median of the
+  cold-start launches).
 - bash + curl gets fewer invocations per run (it costs ~20 ms each).
 """
 
@@ -635,6 +720,76 @@ def render_chart(
     plt.close(fig)
 
 
+# -- the results file and the README --------------------------------------------------------
+DEFAULT_SIZES = "tiny,apigw2,sqs10,kinesis100,kinesis100-18,ddb100,100k,1m,6m"
+README_CONTENDERS = (
+    "aiolambda",
+    "aiolambda_aiohttp",
+    "aiolambda_sync",
+    "bash_curl",
+    "awslambdaric_312",
+    "awslambdaric",
+    "floor",
+    "floor_orjson",
+)
+
+
+def _int_keys(by_rep: dict[str, float]) -> dict[int, float]:
+    return {int(rep): us for rep, us in by_rep.items()}  # JSON turned the keys into strings
+
+
+def readme_tables(data: dict[str, object]) -> str:
+    """The README's benchmark tables, every figure from one results file (``--readme-table``)."""
+    meta = data.get("meta")
+    if not isinstance(meta, dict):
+        raise SystemExit("this results file has no meta block (older than --readme-table)")
+    if meta.get("quick"):
+        raise SystemExit(f"refusing a quick run: {QUICK_WARNING}")
+    cells = {(c["contender"], c["size"]): c for c in data["cells"]}  # type: ignore[attr-defined]
+    labels: dict[str, str] = data["contenders"]  # type: ignore[assignment]
+    sizes: dict[str, dict[str, object]] = data["sizes"]  # type: ignore[assignment]
+    by_rep = {
+        k: Cell(c["contender"], c["size"], c["n"], us_by_rep=_int_keys(c["us_by_rep"]))
+        for k, c in cells.items()
+    }
+    out = [
+        f"From `benchmarks/results/{meta['tag']}.json`: `{meta['command']}`, {meta['date']}, "
+        f"commit `{meta['commit']}`, Python {meta['python']}, {meta['cpu']} "
+        f"({meta['vcpus']} vCPUs, Linux {meta['kernel']}), {meta['reps']} repetitions, "
+        "order rotated; quote the ratios, not the µs.",
+        "",
+        f"| contender, {sizes['tiny']['bytes']} B event | µs/inv median | × awslambdaric "
+        "| × floor + orjson | PSS MB |",
+        "|---|---|---|---|---|",
+    ]
+    for key in README_CONTENDERS:
+        c = cells.get((key, "tiny"))
+        if c is None or not c["ok"]:
+            continue
+        pss = h.median([k / 1024 for k in c["pss_kb"] if k])
+        out.append(
+            f"| {labels[key]} | {fmt_us(c['median_us'])} | {fmt_x(c['ratio_ref'])} "
+            f"| {fmt_x(c['ratio_floor_orjson'])} | {pss:.1f} |"
+        )
+    others = [k for k in sizes if k != "tiny"]
+    out += [
+        "",
+        "| event | bytes | aiolambda µs/inv | × awslambdaric | × floor + orjson "
+        "| over tiny, × the floor's |",
+        "|---|---|---|---|---|---|",
+    ]
+    for key in others:
+        c = cells.get((SUBJECT, key))
+        if c is None or not c["ok"]:
+            continue
+        out.append(
+            f"| {sizes[key]['label']} | {sizes[key]['bytes']:,} | {fmt_us(c['median_us'])} "
+            f"| {fmt_x(c['ratio_ref'])} | {fmt_x(c['ratio_floor_orjson'])} "
+            f"| {fmt_x(extra_ratio(by_rep, SUBJECT, key))} |"
+        )
+    return "\n".join(out)
+
+
 # -- main -------------------------------------------------------------------------------
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -663,16 +818,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-profile", action="store_true", help="skip the per-phase profile")
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     parser.add_argument(
+        "--readme-table",
+        type=Path,
+        default=None,
+        metavar="RESULTS_JSON",
+        help="print the README's tables from a results file and exit",
+    )
+    parser.add_argument(
         "--tag", default=None, help="output file stem (default: latest, quick: quick)"
     )
     args = parser.parse_args(argv)
+    if args.readme_table is not None:
+        print(readme_tables(json.loads(args.readme_table.read_text())))
+        return 0
     args.argv = list(sys.argv[1:] if argv is None else argv)
     args.reps = args.reps or (2 if args.quick else 5)
     args.tag = args.tag or (
         "quick" if args.quick else ("latest-split" if args.split_cpu else "latest")
     )
     cold_n = args.cold_starts if args.cold_starts is not None else (3 if args.quick else 10)
-    size_keys = (args.sizes or ("tiny,100k,1m" if args.quick else "tiny,100k,1m,6m")).split(",")
+    default_sizes = "tiny,kinesis100,1m" if args.quick else DEFAULT_SIZES
+    size_keys = (args.sizes or default_sizes).split(",")
     sizes = [h.SIZE_BY_KEY[k] for k in size_keys]
     where = h.placement(args.split_cpu, not args.no_pin)
 
@@ -686,6 +852,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             contenders.append(c)
     started = time.time()
     args.load_start = os.getloadavg()[0]
+    args.meta = h.run_meta(" ".join(["python benchmarks/run.py", *args.argv]), started)
+    if args.quick:
+        log(QUICK_WARNING)
     log(f"benchmarking {', '.join(c.key for c in contenders)} on {where.label}")
     for key, why in skipped.items():
         log(f"  skipping {key}: {why}")
@@ -701,6 +870,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.tag}.md").write_text(md + "\n")
     data = {
+        "meta": {**args.meta, "quick": args.quick, "reps": args.reps, "tag": args.tag},
+        "contenders": {c.key: c.label for c in contenders},
+        "sizes": {s.key: {"label": s.label, "bytes": len(s.event())} for s in sizes},
         "argv": args.argv,
         "started": started,
         "placement": asdict(where),
@@ -716,6 +888,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ImportError as exc:
         log(f"no chart: {exc}")
     print(md)
+    if args.quick:
+        log(QUICK_WARNING)
     failed = [f"{c.contender}/{c.size}" for c in cells.values() if c.errors]
     if failed:
         log(f"FAILED runs: {', '.join(failed)}")

@@ -14,8 +14,11 @@ invocations, appends a sample of its own process to a stats file: RSS, open file
 descriptors, asyncio tasks, threads and GC-tracked objects.
 
 The verdict compares the last sample with the one taken after ``--warmup`` invocations:
-RSS growth under ``--max-rss-growth-mb`` (2 MB), the same number of descriptors, tasks
-and threads, and every invocation answered exactly once. Exit code 0 when it holds.
+RSS growth under ``--max-rss-growth-mb`` (2 MB), GC-tracked objects grown by at most
+``--max-object-growth`` (20: the count sits still after warm-up, so a leak of one
+container per thousand invocations shows in a million-invocation run), the same number
+of descriptors, tasks and threads, and every invocation answered exactly once.
+Exit code 0 when it holds.
 
 This module doubles as the handler module (``soak.handler``), so the top level imports
 only what the handler needs.
@@ -303,7 +306,9 @@ async def soak(
     }
 
 
-def verdict(report: dict[str, Any], *, max_rss_growth_mb: float = 2.0) -> list[str]:
+def verdict(
+    report: dict[str, Any], *, max_rss_growth_mb: float = 2.0, max_object_growth: int = 20
+) -> list[str]:
     """The soak's failures (empty when it held): answers, then leaks after warm-up."""
     problems = list(report["errors"])
     if report["answered"] != report["n"]:
@@ -319,6 +324,12 @@ def verdict(report: dict[str, Any], *, max_rss_growth_mb: float = 2.0) -> list[s
     growth_mb = (last["rss"] - base["rss"]) / 1e6
     if growth_mb >= max_rss_growth_mb:
         problems.append(f"RSS grew {growth_mb:.2f} MB after warm-up (limit {max_rss_growth_mb})")
+    objects = last["objects"] - base["objects"]
+    if objects > max_object_growth:
+        problems.append(
+            f"GC-tracked objects grew by {objects} after warm-up "
+            f"({base['objects']} -> {last['objects']}, limit {max_object_growth})"
+        )
     for key in ("fds", "tasks", "threads"):
         if last[key] != base[key]:
             problems.append(f"{key}: {base[key]} after warm-up, {last[key]} at the end")
@@ -369,6 +380,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=10_000, help="sample every N invocations")
     parser.add_argument("--warmup", type=int, default=None, help="default: n/10")
     parser.add_argument("--max-rss-growth-mb", type=float, default=2.0)
+    parser.add_argument("--max-object-growth", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds")
     parser.add_argument("--json", help="write the full report (with every sample) here")
     args = parser.parse_args(argv)
@@ -391,7 +403,11 @@ def main(argv: list[str] | None = None) -> int:
                 timeout_s=args.timeout,
             )
         )
-    problems = verdict(report, max_rss_growth_mb=args.max_rss_growth_mb)
+    problems = verdict(
+        report,
+        max_rss_growth_mb=args.max_rss_growth_mb,
+        max_object_growth=args.max_object_growth,
+    )
     report["problems"] = problems
     if args.json:
         with open(args.json, "w") as f:

@@ -4,7 +4,7 @@ RIE (``aws-lambda-rie``) is the Go program of AWS's base images, built from the 
 code as Lambda's Runtime API, so it is an oracle aiolambda's own emulator cannot be. It
 is found through ``AIOLAMBDA_RIE`` or at ``../shared/tools/aws-lambda-rie`` next to
 the repository; tests that need it skip, saying why, when it is absent
-(:data:`requires_rie`, :func:`require_rie`).
+(:data:`requires_rie`, :func:`require_rie`), and fail in CI (``CI=true``: see ``tests.ci``).
 
 :class:`RieFunction` starts RIE with a runtime command (aiolambda's, awslambdaric's, or
 any other) in Lambda's environment built by ``tests.lambda_env``, invokes it
@@ -35,6 +35,7 @@ from typing import Any
 
 import pytest
 
+from tests.ci import in_ci, skip_or_fail
 from tests.lambda_env import lambda_environ
 
 REPO = Path(__file__).resolve().parents[1]
@@ -70,15 +71,17 @@ def rie_path() -> Path | None:
     return path if usable else None
 
 
-requires_rie = pytest.mark.skipif(rie_path() is None, reason=SKIP_REASON)
-"""Marks a test (or, as ``pytestmark``, a module) that needs the RIE binary."""
+requires_rie = pytest.mark.skipif(rie_path() is None and not in_ci(), reason=SKIP_REASON)
+"""Marks a test (or, as ``pytestmark``, a module) that needs the RIE binary; in CI it is
+not skipped, and its :func:`require_rie` fails."""
 
 
 def require_rie() -> Path:
-    """The RIE binary; skips the calling test with :data:`SKIP_REASON` when it is absent."""
+    """The RIE binary; when it is absent, skips the calling test with :data:`SKIP_REASON`,
+    or fails it in CI."""
     path = rie_path()
     if path is None:
-        pytest.skip(SKIP_REASON)
+        skip_or_fail(SKIP_REASON)
     return path
 
 

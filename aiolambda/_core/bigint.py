@@ -4,18 +4,24 @@ orjson reads an integer outside the 64-bit range as a float (``18446744073709551
 becomes ``1.8446744073709552e+19``) and refuses to write one. awslambdaric's codec keeps
 them exact, and a silently rounded id or amount is lost data, so:
 
-* decoding: such an integer has at least 19 digits in a row. :func:`may_hold_big_int`
-  looks for a run that long by sampling every 9th byte (a run of 19 digits always
-  covers two neighbouring samples), checks only the places where it finds one, and
-  the event is then read with the standard library's exact decoder. A body without
-  a long digit run, nearly every event, costs one strided copy and one ``translate``;
+* decoding: such an integer is a number token of at least 19 digits, and a number
+  token ends where JSON allows it to: at ``,`` ``]`` ``}``, whitespace or the end of the
+  body; an integer token cannot be followed by ``.`` or ``e`` (that makes it a float),
+  nor by ``"``. :func:`may_hold_big_int` first samples every 9th byte for a run of 19
+  digits (which always covers two neighbouring samples): nearly every event has none
+  and costs one strided copy and one ``translate`` of a ninth of its bytes. Only when
+  it has one, the body is mapped to three classes (digit, token end, anything else) and
+  searched for 19 digits followed by a token end. The digit runs of realistic events
+  (Kinesis and DynamoDB Streams sequence numbers, ``shardId-…:<sequence number>`` event
+  ids) sit inside strings, end with ``"``, and keep the event on orjson's path; a body
+  that has such a run followed by a token end (a big integer, or text like
+  ``"… 1234567890123456789012, …"``) is read by the standard library's exact decoder;
 * encoding: only after orjson refused an integer, the result is rebuilt with those
   integers as raw JSON numbers and encoded again.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -24,23 +30,30 @@ import orjson
 INT_OUT_OF_RANGE: Final = "Integer exceeds 64-bit range"  # orjson's message for them
 _LONGEST_SAFE_RUN: Final = 18  # digits: every integer this long fits in 64 bits
 _STRIDE: Final = (_LONGEST_SAFE_RUN + 1) // 2  # 9: a 19-digit run covers two samples
-_DIGIT_MAP: Final = bytes(0x30 if 0x30 <= b <= 0x39 else 0x2E for b in range(256))
-_LONG_RUN: Final = re.compile(rb"[0-9]{%d}" % (_LONGEST_SAFE_RUN + 1))
+# The bytes after which a number token may end (RFC 8259: value separators, closing
+# brackets, whitespace), as ","; digits as "0"; everything else as ".".
+_CLASSES: Final = bytes(
+    0x30 if 0x30 <= b <= 0x39 else 0x2C if b in b",]} \t\n\r" else 0x2E for b in range(256)
+)
+_LONG_RUN: Final = b"0" * (_LONGEST_SAFE_RUN + 1)
+_LONG_TOKEN_END: Final = _LONG_RUN + b","
 _INT64_MIN: Final = -(2**63)
 _UINT64_MAX: Final = 2**64 - 1
 
 
 def may_hold_big_int(body: bytes) -> bool:
-    """True when ``body`` has a run of 19 or more ASCII digits anywhere."""
-    samples = body[::_STRIDE].translate(_DIGIT_MAP)
-    at = samples.find(b"00")
-    while at >= 0:
-        pos = at * _STRIDE
-        # Any 19-digit run through ``pos`` lies within 18 bytes either side of it.
-        if _LONG_RUN.search(body, max(0, pos - _LONGEST_SAFE_RUN), pos + _LONGEST_SAFE_RUN + 1):
-            return True
-        at = samples.find(b"00", at + 1)
-    return False
+    """True when ``body`` may hold an integer token of 19 or more digits.
+
+    Never false for a body that holds one; true for a body with no such token only
+    when a run of 19 digits inside a string is followed by a character that could
+    end a number (rare in events; that body is then decoded exactly, not wrongly).
+    """
+    at = body[::_STRIDE].translate(_CLASSES).find(b"00")
+    if at < 0:
+        return False
+    # No run of 19 digits starts before the first pair of digit samples' predecessor.
+    classes = body[max(0, (at - 1) * _STRIDE) :].translate(_CLASSES)
+    return classes.find(_LONG_TOKEN_END) >= 0 or classes.endswith(_LONG_RUN)
 
 
 def exact_loads(body: bytes) -> Any:

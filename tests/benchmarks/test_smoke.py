@@ -44,6 +44,38 @@ def test_every_contender_answers_correctly(key: str) -> None:
         assert result.peak_rss_kb > 0
 
 
+@pytest.mark.parametrize("key", ["aiolambda", "awslambdaric_312", "floor_orjson"])
+def test_realistic_events_are_answered_correctly(key: str) -> None:
+    contender = h.CONTENDER_BY_KEY[key]
+    why = contender.available()
+    if why:
+        pytest.skip(why)
+    for size in h.REALISTIC_SIZES:
+        with h.EventFile(size.event()) as event:
+            result = h.run_once(contender, event, 3, h.placement(split=False), timeout_s=20)
+        assert result.ok, f"{key} on {size.key}: {result.error}"
+        assert result.pss_kb > 0  # measured from the live processes, never computed
+
+
+def test_every_repetition_rotates_the_contenders() -> None:
+    import run
+
+    items = [h.CONTENDER_BY_KEY[k] for k in ("aiolambda", "floor", "floor_orjson")]
+    orders = [[c.key for c in run.rotated(items, rep)] for rep in range(3)]
+    assert orders == [
+        ["aiolambda", "floor", "floor_orjson"],
+        ["floor", "floor_orjson", "aiolambda"],
+        ["floor_orjson", "aiolambda", "floor"],
+    ]
+
+
+def test_readme_tables_refuse_a_quick_run() -> None:
+    import run
+
+    with pytest.raises(SystemExit, match="Not for quoting"):
+        run.readme_tables({"meta": {"quick": True}, "cells": []})
+
+
 def test_events_have_the_requested_sizes() -> None:
     for size in h.SIZES:
         event = h.make_event(size.nbytes)

@@ -11,12 +11,20 @@ def check_attribution(logs: str, results: list, markers: list[str]) -> None:
     rid_of = {m: res.json()["rid"] for m, res in zip(markers, results, strict=True)}
     lines = json_lines(logs, "marker")
     assert sorted(line["marker"] for line in lines) == sorted(markers * 3)
+    cold_of: dict[tuple[int, str], set[object]] = {}
     for line in lines:
         assert line["correlation_id"] == line["marker"]
         assert line["function_request_id"] == rid_of[line["marker"]]
-        assert isinstance(line["cold_start"], bool)
-    cold = [line for line in lines if line["cold_start"]]
-    assert {line["function_request_id"] for line in cold} <= set(rid_of.values())
+        cold_of.setdefault((line["pid"], line["function_request_id"]), set()).add(
+            line["cold_start"]
+        )
+    # Every line of an invocation says the same, and each process (a sync handler gets
+    # one per concurrent invocation) has exactly one cold start: its first invocation.
+    assert all(len(values) == 1 for values in cold_of.values()), cold_of
+    assert len({rid for _, rid in cold_of}) == len(markers), cold_of
+    for pid in {pid for pid, _ in cold_of}:
+        cold = [rid for (p, rid), values in cold_of.items() if p == pid and values == {True}]
+        assert len(cold) == 1, (pid, cold_of)
 
 
 @pytest.mark.parametrize("concurrency", LEVELS)

@@ -15,7 +15,7 @@ import re
 from contextlib import AbstractContextManager
 
 from aiolambda.emulator import Emulator
-from tests.rie import AWSLAMBDARIC, RieFunction, requires_rie, rie_function, rie_path
+from tests.rie import AWSLAMBDARIC, RieFunction, require_rie, requires_rie, rie_function
 
 from ._support import HERE, ric
 
@@ -25,8 +25,7 @@ FIELDS = re.compile(r"\t([A-Za-z ]+): ")
 
 def _rie(handler: str) -> AbstractContextManager[RieFunction]:
     """awslambdaric running ``handler`` (a module under this directory) under RIE."""
-    rie = rie_path()
-    assert rie is not None
+    rie = require_rie()
     return rie_function(rie, handler, task_root=HERE, runtime=AWSLAMBDARIC, command=ric(handler))
 
 

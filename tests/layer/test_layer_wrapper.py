@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from tests.ci import skip_or_fail
 from tests.lambda_env import lambda_environ
 from tests.layer.test_layer_chaining import stand_in_wrapper
 
@@ -166,11 +167,10 @@ def test_wrapper_names_a_python_version_the_layer_was_not_built_for(
 
 
 def _emulator_class() -> Any:
-    try:
-        from aiolambda._core import bootstrap  # noqa: F401
-        from aiolambda.emulator import Emulator
-    except ImportError as exc:
-        pytest.skip(f"the runtime or the emulator is not importable yet: {exc}")
+    # No skip: a runtime that cannot be imported is the regression these tests catch.
+    from aiolambda._core import bootstrap  # noqa: F401
+    from aiolambda.emulator import Emulator
+
     return Emulator
 
 
@@ -435,7 +435,7 @@ def test_the_wrapper_starts_the_interpreter_without_forking(
     strace = shutil.which("strace")
     shell_path = shutil.which(shell)
     if strace is None or shell_path is None:
-        pytest.skip(f"needs strace and {shell} on PATH")
+        skip_or_fail(f"needs strace and {shell} on PATH")
     fake, _ = _fake_interpreter(tmp_path)
     fake.unlink()
     fake.symlink_to(shutil.which("true") or "/bin/true")  # exits at once: no forks of its own
@@ -453,7 +453,7 @@ def test_the_wrapper_starts_the_interpreter_without_forking(
         check=False,
     )
     if done.returncode != 0 and "ptrace" in done.stderr:
-        pytest.skip(f"strace cannot trace here: {done.stderr.strip()}")
+        skip_or_fail(f"strace cannot trace here: {done.stderr.strip()}")
     assert done.returncode == 0, done.stderr
     forks = [line for line in trace.read_text().splitlines() if "exited with" not in line]
     assert forks == []

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,3 +60,26 @@ def test_the_soak_server_rejects_what_it_should() -> None:
     assert (
         "not awaiting" in errors[0] and "wrong answer" in errors[1] and "not awaiting" in errors[2]
     )
+
+
+def _report(**last: int) -> dict[str, Any]:
+    sample = {"n": 0, "rss": 20_000_000, "fds": 5, "tasks": 2, "threads": 1, "objects": 185}
+    samples = [{**sample, "n": 1_000}, {**sample, "n": 2_000}, {**sample, "n": 3_000, **last}]
+    return {"errors": [], "answered": 3_000, "n": 3_000, "exit_code": 0, "warmup": 1_000,
+            "samples": samples}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("last", "problem"),
+    [
+        ({"objects": 185 + 2_000}, "GC-tracked objects grew by 2000"),
+        ({"rss": 23_000_000}, "RSS grew 3.00 MB"),
+        ({"fds": 6}, "fds: 5 after warm-up, 6 at the end"),
+        ({"tasks": 3}, "tasks: 2 after warm-up, 3 at the end"),
+        ({"threads": 2}, "threads: 1 after warm-up, 2 at the end"),
+    ],
+)
+def test_the_verdict_reports_each_kind_of_leak(last: dict[str, int], problem: str) -> None:
+    assert soak.verdict(_report()) == []
+    problems = soak.verdict(_report(**last))
+    assert len(problems) == 1 and problems[0].startswith(problem), problems

@@ -6,6 +6,8 @@ import asyncio
 import threading
 from typing import Any
 
+import pytest
+
 from tests.runtime.harness import running
 
 MARGIN = {"AIOLAMBDA_TIMEOUT_MARGIN_MS": "400"}
@@ -86,6 +88,35 @@ async def test_short_timeouts_keep_three_quarters_of_their_time(transport: str) 
 
     async with running(handler, transport=transport, timeout=0.4) as r:
         assert (await r.emu.invoke({})).json() == "done"
+
+
+@pytest.mark.parametrize(
+    ("timeout", "margin_ms", "at_most_ms"),
+    [(0.4, None, 100), (2.0, "200", 200)],
+    ids=["a-quarter-of-the-time-left", "the-configured-margin"],
+)
+async def test_the_handler_is_cancelled_no_earlier_than_the_margin_rule_says(
+    transport: str, timeout: float, margin_ms: str | None, at_most_ms: int
+) -> None:
+    """The margin is min(AIOLAMBDA_TIMEOUT_MARGIN_MS, a quarter of the time left): the
+    watchdog never fires before ``deadline - margin``, so what the handler has left when
+    it is cancelled bounds the margin from above, whatever the machine's load."""
+    left: list[int] = []
+
+    async def handler(event: Any, context: Any) -> Any:
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            left.append(context.get_remaining_time_in_millis())
+            raise
+        return "late"
+
+    env = {} if margin_ms is None else {"AIOLAMBDA_TIMEOUT_MARGIN_MS": margin_ms}
+    async with running(handler, transport=transport, timeout=timeout, env=env) as r:
+        res = await r.emu.invoke({})
+    assert res.json()["errorType"] == "Function.Timeout"
+    (remaining_ms,) = left
+    assert remaining_ms <= at_most_ms + 1, left  # +1: the context rounds to whole ms
 
 
 async def test_margin_zero_turns_cancellation_off(transport: str) -> None:

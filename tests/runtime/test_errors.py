@@ -3,6 +3,7 @@ import os
 import traceback
 
 import orjson
+import pytest
 
 from aiolambda._core.errors import (
     ErrorReport,
@@ -40,15 +41,15 @@ def test_exception_report_matches_awslambdaric_shape() -> None:
 def test_runtime_frames_are_trimmed() -> None:
     import aiolambda._core.codec as codec
 
-    try:
+    with pytest.raises(RuntimeFault) as fault:
         codec.decode_event(b"{", "application/json")
-    except RuntimeFault:
-        pass
-    try:
-        # a frame inside aiolambda's package must not appear in the stack trace
+    assert fault.value.error_type == "Runtime.UnmarshalError"
+    with pytest.raises(TypeError) as raised:
         codec._default(object())
-    except TypeError as exc:
-        report = from_exception(exc)
+    # the raw traceback has a frame inside aiolambda's package; the report must not
+    raw = traceback.format_tb(raised.value.__traceback__)
+    assert any("aiolambda/_core/codec.py" in line for line in raw)
+    report = from_exception(raised.value)
     assert not any("aiolambda/_core/codec.py" in line for line in report.stack_trace)
     assert any("test_errors.py" in line for line in report.stack_trace)
 
@@ -127,8 +128,6 @@ def test_error_report_is_frozen_value() -> None:
     report = ErrorReport("T", "m", ())
     assert orjson.loads(report.body())["requestId"] == ""
 
-
-import pytest  # noqa: E402
 
 from aiolambda._core.client import InvalidInvocation, parse_invocation  # noqa: E402
 from aiolambda._core.transport import HttpResponse  # noqa: E402

@@ -129,9 +129,12 @@ def test_exact_decoding_keeps_the_codec_rules() -> None:
 
 @pytest.mark.parametrize("length", range(15, 25))
 @pytest.mark.parametrize("offset", range(12))
-def test_long_digit_runs_are_found_wherever_they_are(length: int, offset: int) -> None:
-    body = b'{"k":"' + b"x" * offset + b"7" * length + b'"}'
-    assert may_hold_big_int(body) is (length >= 19)
+def test_long_integer_tokens_are_found_wherever_they_are(length: int, offset: int) -> None:
+    digits = b"7" * length
+    token = b'{"k":"' + b"x" * offset + b'","n":' + digits + b"}"
+    assert may_hold_big_int(token) is (length >= 19)
+    # the same digits inside a string (a sequence number) keep orjson's path
+    assert not may_hold_big_int(b'{"k":"' + b"x" * offset + digits + b'"}')
 
 
 def test_digit_runs_of_18_do_not_take_the_exact_path() -> None:

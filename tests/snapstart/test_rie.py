@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.rie import Reply, requires_rie, rie_function, rie_path
+from tests.rie import Reply, require_rie, requires_rie, rie_function
 
 from ._support import HERE, RUNTIMES
 
@@ -23,8 +23,7 @@ def _invoke_once(
     runtime: str, handler: str, *flags: str, snapstart: bool = True
 ) -> tuple[Reply, str]:
     """Run RIE with ``python -m RUNTIME HANDLER``, invoke it once; the reply and RIE's output."""
-    rie = rie_path()
-    assert rie is not None
+    rie = require_rie()
     env = {"AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start"} if snapstart else {}
     with rie_function(
         rie, handler, task_root=HERE, runtime=runtime, rie_flags=flags, timeout_s=1, env=env

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import Any
 
@@ -28,7 +29,7 @@ async def adapted(event: Any, context: Any) -> Any:
     await _together(event["together"])
     for step in range(3):
         logger.thread_safe_append_keys(step_key=f"{event['cid']}-{step}")
-        logger.info("step", extra={"marker": event["cid"], "step": step})
+        logger.info("step", extra={"marker": event["cid"], "step": step, "pid": os.getpid()})
         await asyncio.sleep(0.005)
     return {"rid": context.aws_request_id}
 
@@ -36,7 +37,7 @@ async def adapted(event: Any, context: Any) -> Any:
 @logger.inject_lambda_context(correlation_id_path="cid")
 def sync_native(event: Any, context: Any) -> Any:
     for step in range(3):
-        logger.info("step", extra={"marker": event["cid"], "step": step})
+        logger.info("step", extra={"marker": event["cid"], "step": step, "pid": os.getpid()})
         time.sleep(0.005)
     return {"rid": context.aws_request_id}
 
@@ -44,7 +45,7 @@ def sync_native(event: Any, context: Any) -> Any:
 @logger.inject_lambda_context(correlation_id_path="cid")
 async def async_native(event: Any, context: Any) -> Any:
     for step in range(3):
-        logger.info("step", extra={"marker": event["cid"], "step": step})
+        logger.info("step", extra={"marker": event["cid"], "step": step, "pid": os.getpid()})
         await asyncio.sleep(0.005)
     return {"rid": context.aws_request_id}
 
