@@ -1,6 +1,6 @@
 """Realistic events for the benchmarks, beside the tiny one and the synthetic sizes.
 
-Built from the sample events in ``examples/`` and ``tests/typed/events/``, repeated
+Built from the project's sample events (:mod:`aiolambda.events`), repeated
 into the batches Lambda delivers by default (SQS 10 records, Kinesis and DynamoDB
 Streams 100), each record with its own ids and sequence numbers (a fixed seed: the
 same bytes every run), written as compact JSON. Kinesis comes twice: with the real
@@ -15,16 +15,9 @@ import copy
 import json
 import random
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-_EXAMPLES = REPO / "examples"
-_TYPED = REPO / "tests" / "typed" / "events"
-
-
-def _load(path: Path) -> Any:
-    return json.loads(path.read_text())
+from aiolambda.events import sample as _sample
 
 
 def _compact(doc: Any) -> bytes:
@@ -37,7 +30,7 @@ def _digits(rng: random.Random, n: int) -> str:
 
 def sqs(n: int = 10) -> bytes:
     rng = random.Random(10)
-    samples = _load(_EXAMPLES / "sqs_batch" / "event.json")["Records"]
+    samples = _sample("sqs")["Records"]
     records = []
     for i in range(n):
         record = copy.deepcopy(samples[i % len(samples)])
@@ -50,7 +43,7 @@ def sqs(n: int = 10) -> bytes:
 
 def kinesis(n: int = 100, sequence_digits: int = 56) -> bytes:
     rng = random.Random(sequence_digits)
-    sample = _load(_TYPED / "kinesis.json")["Records"][0]
+    sample = _sample("kinesis")["Records"][0]
     records = []
     for i in range(n):
         record = copy.deepcopy(sample)
@@ -67,7 +60,7 @@ def kinesis(n: int = 100, sequence_digits: int = 56) -> bytes:
 
 def dynamodb(n: int = 100) -> bytes:
     rng = random.Random(100)
-    samples = _load(_EXAMPLES / "dynamodb_stream" / "event.json")["Records"]
+    samples = _sample("dynamodb-stream")["Records"]
     records = []
     for i in range(n):
         record = copy.deepcopy(samples[i % len(samples)])
@@ -79,7 +72,7 @@ def dynamodb(n: int = 100) -> bytes:
 
 
 def apigw_v2() -> bytes:
-    return _compact(_load(_EXAMPLES / "apigw_v2" / "event.json"))
+    return _compact(_sample("apigw-http"))
 
 
 # key -> (label, builder); the benchmarks' realistic rows, in this order.
