@@ -180,8 +180,10 @@ class Watchdog:
                 if inv is not None and now >= self._at:
                     self._claimed = True  # disarm() now waits for the process to end
                     break
-                self._sleeping_until = None if inv is None else self._at
-                self._cond.wait(None if inv is None else self._at - now)
+                # Disarmed, it still sleeps until the last point armed: the next
+                # invocation's point is later, so arming it need not wake this thread.
+                self._sleeping_until = self._at if now < self._at else None
+                self._cond.wait(None if self._sleeping_until is None else self._at - now)
         self._on_expiry(inv)
 
 
