@@ -28,7 +28,7 @@ from aiolambda._core.handler import (
     Handler,
     is_async_generator_function,
     load_handler,
-    source_mentions_async,
+    source_looks_async,
 )
 from aiolambda._core.logs import LogSink, configure_logging, format_error_for_log, unbuffer_stdio
 
@@ -128,7 +128,7 @@ def needs_loop(config: RuntimeConfig, handler: Handler | None, *, forked: bool) 
     if config.driver == "asyncio" or (config.max_concurrency > 1 and not forked):
         return True  # forced, or concurrent invocations in one process
     if handler is None:  # the module is imported inside the loop if it may want one
-        return config.driver == "auto" and source_mentions_async(config.handler)
+        return config.driver == "auto" and source_looks_async(config.handler)
     return (
         handler.is_async
         or is_async_generator_function(handler.func)

@@ -84,16 +84,19 @@ def is_async_generator_function(func: object) -> bool:
     return code is not None and bool(code.co_flags & _CO_ASYNC_GENERATOR)
 
 
-def source_mentions_async(handler: str) -> bool:
-    """Before the import: does the handler's module mention ``async ``, ``await`` or ``asgi``?
+def source_looks_async(handler: str) -> bool:
+    """Before the import: does the handler's module look like it serves an async handler?
 
-    Finds the module as the import will (without importing its packages) and searches
-    its source; a module without a readable source counts as async. A mention in a
-    comment or string counts too: erring that way only costs the sync driver's speed.
+    Finds the module as the import will (without importing its packages) and reads its
+    source: ``async def NAME(`` says yes, ``def NAME(`` says no; a name bound some
+    other way (``handler = Adapter(app)``) says yes if the source mentions ``async ``,
+    ``await`` or ``asgi`` anywhere. A module without a readable source says yes: erring
+    that way only costs the sync driver's speed.
     """
     from importlib.machinery import PathFinder
 
-    parts = handler.rpartition(".")[0].replace("/", ".").split(".")
+    module, _, name = handler.rpartition(".")
+    parts = module.replace("/", ".").split(".")
     path: list[str] | None = None
     spec = None
     for depth, part in enumerate(parts):
@@ -110,6 +113,11 @@ def source_mentions_async(handler: str) -> bool:
             text = source.read()
     except OSError:
         return True
+    defined = b"def " + name.encode("utf-8", "replace") + b"("
+    if b"async " + defined in text:
+        return True
+    if defined in text:
+        return False
     return any(mark in text for mark in _ASYNC_MARKS)
 
 

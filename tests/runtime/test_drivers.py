@@ -129,6 +129,7 @@ def test_the_rule_after_the_import(
         ("drivers/plain.handler", False),
         ("drivers.uses_asyncio.handler", False),  # `import asyncio` alone is no sign
         ("drivers.loop_at_import.handler", True),
+        ("drivers.handoff.handler", False),  # `def handler(` beside an `async def` helper
         ("drivers.reexport.handler", False),  # the edge case above
         ("drivers.missing.handler", True),  # not found: the import reports it, in a loop
     ],
