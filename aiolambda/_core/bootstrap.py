@@ -16,7 +16,6 @@ import os
 import signal
 import site
 import socket
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -35,6 +34,7 @@ from aiolambda._core.logs import LogSink, configure_logging, format_error_for_lo
 if TYPE_CHECKING:
     import argparse  # only the CLI's `aiolambda run` passes a parser; ~5 ms to import
     import asyncio
+    import subprocess  # only AIOLAMBDA_WORKERS starts processes
 
     from aiolambda._core.isolation import Zygote
     from aiolambda._core.runtime_sync import Handoff
@@ -355,6 +355,8 @@ def _start_workers(config: RuntimeConfig, args: Sequence[str]) -> list[subproces
     This process is worker 0. Each worker initialises the handler once and polls on
     its own connections, so CPU-bound handlers can use more than one core.
     """
+    import subprocess
+
     count = min(config.workers, config.max_concurrency)
     pass_fds = (config.telemetry_fd,) if config.telemetry_fd is not None else ()
     started = []
@@ -372,6 +374,10 @@ def _start_workers(config: RuntimeConfig, args: Sequence[str]) -> list[subproces
 
 def _stop_workers(workers: list[subprocess.Popen[bytes]]) -> int:
     """Pass the shutdown on to the other workers; returns the worst exit code."""
+    if not workers:
+        return 0
+    import subprocess
+
     for worker in workers:
         if worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
