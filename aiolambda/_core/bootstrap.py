@@ -216,7 +216,13 @@ def _give_main_thread_an_event_loop() -> None:
     (``asyncio.get_event_loop()``, Mangum), as the asyncio driver's handler threads do."""
     import asyncio
 
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    # Without asyncio's DEBUG "Using selector: ..." line, which AWS's runtime never logs.
+    notices = logging.getLogger("asyncio")
+    disabled, notices.disabled = notices.disabled, True
+    try:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+    finally:
+        notices.disabled = disabled
 
 
 def _run_loop(
