@@ -8,13 +8,19 @@ inside the running loop. See README "Which driver runs".
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
 
 from aiolambda._core.bootstrap import needs_loop
 from aiolambda._core.config import RuntimeConfig
+from aiolambda._core.exchange import Invocation
 from aiolambda._core.handler import Handler
+from aiolambda._core.runtime_sync import Watchdog
 from aiolambda.emulator import Emulator
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -139,3 +145,66 @@ def test_the_rule_before_the_import(
 ) -> None:
     monkeypatch.syspath_prepend(str(FIXTURES))
     assert needs_loop(_config(_HANDLER=handler), None, forked=False) is expected
+
+
+async def test_sigterm_while_waiting_on_next_ends_the_sync_driver_at_once() -> None:
+    env = {"AIOLAMBDA_ENABLE_SIGTERM": "1"}
+    async with emulator("plain.handler", env=env) as emu:
+        assert (await emu.invoke({})).ok
+        await emu.wait_for_next_calls(2)  # idle in its blocking GET /next
+        assert emu.extensions == ["aiolambda-sigterm"]
+        assert emu.pid is not None
+        os.kill(emu.pid, signal.SIGTERM)
+        assert await emu.wait_exit() == 0
+
+
+async def test_sigterm_during_an_invocation_lets_the_sync_driver_answer_it(
+    tmp_path: Path,
+) -> None:
+    env = {"AIOLAMBDA_ENABLE_SIGTERM": "1"}
+    async with Emulator("isolation.rendezvous", task_root=FIXTURES, env=env) as emu:
+        await emu.wait_for_next_calls(1)
+        handed_out = len(emu.requests) + 1
+        # n=2: the handler holds until the test adds its own file, after the SIGTERM
+        pending = emu.submit({"dir": str(tmp_path), "n": 2})
+        await emu.wait_for_requests(handed_out)
+        assert emu.pid is not None
+        os.kill(emu.pid, signal.SIGTERM)
+        (tmp_path / "test").write_text("released")
+        res = await pending
+        assert await emu.wait_exit() == 0
+    assert res.ok, res.payload
+    assert res.json()["all_started"] is True
+    assert res.json()["thread"] == "MainThread"
+
+
+def _invocation() -> Invocation:
+    return Invocation(
+        request_id="8f5e4c1a-0000-4000-8000-000000000000",
+        deadline_ms=None,
+        invoked_function_arn="",
+        trace_id=None,
+        client_context=None,
+        cognito_identity=None,
+        tenant_id=None,
+        invocation_id=None,
+        content_type=None,
+        body=b"{}",
+    )
+
+
+def test_the_sync_watchdog_fires_once_for_the_armed_invocation_whose_point_passed() -> None:
+    expired: list[Invocation] = []
+    fired = threading.Event()
+
+    def on_expiry(inv: Invocation) -> None:
+        expired.append(inv)
+        fired.set()
+
+    watchdog = Watchdog(on_expiry)
+    first, second = _invocation(), _invocation()
+    watchdog.arm(first, time.time() + 3600)  # far ahead
+    watchdog.disarm()  # answered in time: never reported
+    watchdog.arm(second, time.time() - 1)  # past its point: reported
+    assert fired.wait(30)
+    assert expired == [second]
