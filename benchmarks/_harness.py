@@ -162,8 +162,16 @@ CONTENDERS: tuple[Contender, ...] = (
     ),
     Contender(
         "aiolambda_sync",
-        "aiolambda, sync handler",
+        "aiolambda, sync handler (sync driver)",
         (PYTHON, *AIOLAMBDA),
+        handler="echo.sync_handler",
+        needs="aiolambda.__main__",
+    ),
+    Contender(
+        "aiolambda_sync_on_loop",
+        "aiolambda, sync handler, AIOLAMBDA_DRIVER=asyncio",
+        (PYTHON, *AIOLAMBDA),
+        env={"AIOLAMBDA_DRIVER": "asyncio"},
         handler="echo.sync_handler",
         needs="aiolambda.__main__",
     ),

@@ -8,8 +8,13 @@ aiolambda installed (a bare venv). The stock runtime client, awslambdaric, runs
 from a venv of its own on the same interpreter. Both serve the same handlers from
 the same task root (``LAMBDA_TASK_ROOT``, where boto3 is installed too):
 
-* ``trivial``: ``def handler(event, context): return {...}``;
-* ``boto3``: the same, after ``import boto3`` at module level.
+* ``trivial``: ``def handler(event, context): return {...}`` (aiolambda's sync driver);
+* ``boto3``: the same, after ``import boto3`` at module level;
+* ``async_trivial``: ``async def handler`` (aiolambda's asyncio driver), which neither
+  awslambdaric nor the floor can serve: it is compared with ``--baseline-layer``.
+
+awslambdaric runs as Lambda runs it: ``AWS_EXECUTION_ENV=AWS_Lambda_python3.X`` is set
+(on the python3.12+ runtimes that changes what it does at start).
 
 A third contender, the floor, is what any uvloop runtime must do: a bare interpreter
 runs a 30-line script that imports asyncio, uvloop and orjson (from the layer) and the
@@ -78,7 +83,16 @@ HANDLERS = {
         "def handler(event, context):\n"
         '    return {"got": event, "boto3": boto3.__version__}\n'
     ),
+    "async_trivial.py": 'async def handler(event, context):\n    return {"got": event}\n',
 }
+HANDLER_NAMES = ("trivial.handler", "with_boto3.handler", "async_trivial.handler")
+ASYNC_ONLY = frozenset({"async_trivial.handler"})  # awslambdaric and the floor cannot serve it
+
+
+def serves(contender: str, handler: str) -> bool:
+    """Whether ``contender`` can run ``handler`` at all."""
+    return handler not in ASYNC_ONLY or contender not in ("awslambdaric", FLOOR)
+
 
 # The floor: what any uvloop runtime must do, timed and counted like the contenders.
 # Import asyncio, uvloop and orjson (with the collector off, then frozen, as aiolambda
@@ -238,7 +252,7 @@ def _make_writable(root: Path) -> None:
         path.chmod(stat.S_IMODE(path.stat().st_mode) | 0o700)
 
 
-def lambda_environ(port: int, handler: str, task: Path) -> dict[str, str]:
+def lambda_environ(port: int, handler: str, task: Path, version: str = "3.12") -> dict[str, str]:
     """The variables Lambda sets for a python3.X function (none of this shell's PYTHON*)."""
     keep = ("PATH", "HOME", "LANG", "TMPDIR")
     env = {k: os.environ[k] for k in keep if k in os.environ}
@@ -253,6 +267,7 @@ def lambda_environ(port: int, handler: str, task: Path) -> dict[str, str]:
         AWS_LAMBDA_LOG_STREAM_NAME="2026/01/01/[$LATEST]0",
         AWS_REGION="us-east-1",
         AWS_DEFAULT_REGION="us-east-1",
+        AWS_EXECUTION_ENV=f"AWS_Lambda_python{version}",
         TZ=":UTC",
     )
     return env
@@ -301,12 +316,12 @@ def _recv_into(conn: socket.socket, buffer: bytearray, deadline: float) -> None:
 
 
 def start_once(
-    command: Sequence[str], handler: str, task: Path, timeout_s: float = 60.0
+    command: Sequence[str], handler: str, task: Path, timeout_s: float = 60.0, version: str = "3.12"
 ) -> tuple[float, bytes, str]:
     """Start ``command``; returns (ms to the first /next, the answer it posted, its stderr)."""
     with socket.create_server(("127.0.0.1", 0)) as server, tempfile.TemporaryFile() as errors:
         port = server.getsockname()[1]
-        env = lambda_environ(port, handler, task)
+        env = lambda_environ(port, handler, task, version)
         args = [*command, handler] if command[-1] == "awslambdaric" else list(command)
         deadline = time.monotonic() + timeout_s
         start = time.perf_counter()
@@ -366,12 +381,12 @@ def check_answer(handler: str, answer: bytes) -> None:
 def run_rounds(setup: Setup, rounds: int) -> dict[tuple[str, str], list[float]]:
     """Alternating rounds (first one dropped); (contender, handler) -> start times in ms."""
     contenders = setup.contenders()
-    cases = [(name, h) for h in ("trivial.handler", "with_boto3.handler") for name in contenders]
+    cases = [(name, h) for h in HANDLER_NAMES for name in contenders if serves(name, h)]
     times: dict[tuple[str, str], list[float]] = {case: [] for case in cases}
     for index in range(rounds + 1):
         shift = index % len(cases)
         for name, handler in cases[shift:] + cases[:shift]:
-            ms, answer, _ = start_once(contenders[name], handler, setup.task)
+            ms, answer, _ = start_once(contenders[name], handler, setup.task, version=setup.version)
             check_answer(handler, answer)
             if index:
                 times[(name, handler)].append(ms)
@@ -391,18 +406,22 @@ def table(times: Mapping[tuple[str, str], list[float]]) -> list[str]:
         "| handler | contender | median ms (min-max) | x awslambdaric | x floor |",
         "|---|---|---|---|---|",
     ]
-    for handler in ("trivial.handler", "with_boto3.handler"):
-        base = median(times[("awslambdaric", handler)])
-        floor = median(times[(FLOOR, handler)])
+    for handler in HANDLER_NAMES:
+        base = median(times.get(("awslambdaric", handler)) or [0.0])
+        floor = median(times.get((FLOOR, handler)) or [0.0])
         for (name, h), values in times.items():
             if h != handler:
                 continue
             m = median(values)
             lines.append(
                 f"| {handler.split('.')[0]} | {name} | {m:.1f} ({min(values):.1f}-"
-                f"{max(values):.1f}) | {m / base:.2f} | {m / floor:.2f} |"
+                f"{max(values):.1f}) | {_ratio(m, base)} | {_ratio(m, floor)} |"
             )
     return lines
+
+
+def _ratio(value: float, base: float) -> str:
+    return f"{value / base:.2f}" if base else "n/a"
 
 
 # -- instruction counts -------------------------------------------------------------------
@@ -412,7 +431,7 @@ def callgrind_to_next(command: Sequence[str], handler: str, setup: Setup, out: P
     """Instructions executed from exec to the first ``/next`` (valgrind's callgrind)."""
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
-        env = lambda_environ(port, handler, setup.task)
+        env = lambda_environ(port, handler, setup.task, setup.version)
         args = [*command, handler] if command[-1] == "awslambdaric" else list(command)
         valgrind = [
             "valgrind", "--tool=callgrind", "--trace-children=yes",
@@ -470,9 +489,10 @@ def instruction_counts(setup: Setup) -> list[str]:
     rows = {
         "bare interpreter (socket, GET /next)": ([setup.bare, str(bare_file)], "trivial.handler")
     }
-    for name, command in setup.contenders().items():
-        for handler in ("trivial.handler", "with_boto3.handler"):
-            rows[f"{name}, {handler.split('.')[0]}"] = (command, handler)
+    for handler in HANDLER_NAMES:
+        for name, command in setup.contenders().items():
+            if serves(name, handler):
+                rows[f"{name}, {handler.split('.')[0]}"] = (command, handler)
     counts: dict[str, int] = {}
     for label, (command, handler) in rows.items():
         log(f"callgrind: {label}")
@@ -486,6 +506,12 @@ def instruction_counts(setup: Setup) -> list[str]:
         base = counts.get(f"awslambdaric, {handler}")
         ratio = f"{count / base:.2f}" if base else ""
         lines.append(f"| {label} | {count / 1e6:.0f} | {ratio} |")
+    if "baseline layer, async_trivial" in counts:
+        ours, then = (
+            counts["aiolambda layer, async_trivial"],
+            counts["baseline layer, async_trivial"],
+        )
+        lines += ["", f"async_trivial, layer / baseline layer: {ours / then:.3f}"]
     lines.append("")
     for handler in ("trivial", "with_boto3"):
         floor = counts[f"{FLOOR}, {handler}"]
@@ -502,7 +528,9 @@ def importtime(setup: Setup, top: int = 15) -> list[str]:
     command = setup.contenders()["aiolambda layer"]
     with socket.create_server(("127.0.0.1", 0)) as server:
         port = server.getsockname()[1]
-        env = lambda_environ(port, "trivial.handler", setup.task) | {"PYTHONPROFILEIMPORTTIME": "1"}
+        env = lambda_environ(port, "trivial.handler", setup.task, setup.version) | {
+            "PYTHONPROFILEIMPORTTIME": "1"
+        }
         process = subprocess.Popen(
             command, cwd=setup.task, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )

@@ -364,6 +364,15 @@ def targets(
     check(x <= 0.5 if x == x else None, f"tiny event: {fmt_x(x)}× awslambdaric (target ≤ 0.5×)")
     x = tiny.ratio_floor
     check(x <= 1.25 if x == x else None, f"tiny event: {fmt_x(x)}× the floor (target ≤ 1.25×)")
+    sync, floor_orjson = cell("aiolambda_sync", "tiny"), cell("floor_orjson", "tiny")
+    if sync is not None and floor_orjson is not None:
+        x = pair_ratio(sync, floor_orjson)
+        check(
+            x <= 1.2 if x == x else None,
+            f"tiny event, sync handler (sync driver): {fmt_x(x)}× floor + orjson (target ≤ 1.2×)",
+        )
+    else:
+        check(None, "sync handler vs floor + orjson not measured (target ≤ 1.2×)")
     bash = cell("bash_curl", "tiny")
     if bash is not None:
         x = pair_ratio(bash, tiny)

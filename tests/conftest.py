@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 LOOP_KINDS = ("asyncio", "uvloop")
+DRIVERS = ("auto", "asyncio")
 ASYNC_TEST_TIMEOUT_S = 60.0
 
 
@@ -38,6 +39,19 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 @pytest.fixture
 def loop_kind(request: pytest.FixtureRequest) -> str:
     """The event loop an async test runs on (parametrised: asyncio, uvloop)."""
+    return str(request.param)
+
+
+@pytest.fixture(params=DRIVERS)
+def driver(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The driver a runtime process started by the test uses (``AIOLAMBDA_DRIVER``).
+
+    ``auto``: what users get, the sync driver for every sync handler the tiers define
+    with ``def NAME(`` (``tests/runtime/test_drivers.py`` pins the rule), the asyncio
+    driver for async ones; ``asyncio`` forces the asyncio driver for all. Runtimes
+    started by the emulator inherit it; ``tests.lambda_env`` passes it on.
+    """
+    monkeypatch.setenv("AIOLAMBDA_DRIVER", str(request.param))
     return str(request.param)
 
 

@@ -18,6 +18,8 @@ from collections.abc import Mapping
 # variable (PYTHONUNBUFFERED, PYTHONDONTWRITEBYTECODE, PYTHONWARNINGS, ...) is dropped.
 _KEPT_PYTHON = frozenset({"PYTHONPATH"})
 _KEPT_HOST = ("PATH", "HOME", "PYENV_VERSION", "VIRTUAL_ENV", "TMPDIR")
+# Set by the suite's `driver` fixture (tests/conftest.py) to run a tier over both drivers.
+_KEPT_AIOLAMBDA = ("AIOLAMBDA_DRIVER",)
 
 
 def scrubbed(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -44,7 +46,7 @@ def lambda_environ(
     from this machine; no ``PYTHON*`` variable but ``PYTHONPATH``, no ``AWS_*``
     credential. ``extra`` overrides anything (``PYTHONPATH`` may be set through it).
     """
-    env = {key: os.environ[key] for key in _KEPT_HOST if key in os.environ}
+    env = {key: os.environ[key] for key in _KEPT_HOST + _KEPT_AIOLAMBDA if key in os.environ}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     env.update(scrubbed({k: v for k, v in os.environ.items() if k in _KEPT_PYTHON}))
     env.update(

@@ -85,6 +85,18 @@ def test_an_unannotated_sync_handler_loads_without_the_optional_runtime_modules(
     assert _loaded_after(_RUNTIME_ENTRY + load, optional) == "[]"
 
 
+def test_the_sync_driver_and_the_shared_core_import_no_event_loop() -> None:
+    """One core, two drivers: everything the sync driver runs is asyncio-free, so a plain
+    `def handler` never pays for asyncio (~226 M instructions) or uvloop."""
+    sync_path = (
+        "import sys, aiolambda.__main__, aiolambda._core.bootstrap, "
+        "aiolambda._core.runtime_sync, aiolambda._core.client_sync, aiolambda._core.exchange, "
+        "aiolambda._core.outcomes, aiolambda._core.snapstart, aiolambda._core.isolation\n"
+    )
+    loops = "m.split('.')[0] in ('asyncio', 'uvloop') or m == 'aiolambda._core.runtime'"
+    assert _loaded_after(sync_path, loops) == "[]"
+
+
 def _readme_commands() -> list[str]:
     readme = (REPO / "README.md").read_text()
     block = readme.split("```console\n", 1)[1].split("```", 1)[0]

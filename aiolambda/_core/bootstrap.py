@@ -1,20 +1,21 @@
 """Process wiring: ``python -m aiolambda [HANDLER]`` and ``aiolambda run [HANDLER]``.
 
 Reads the environment once, arranges ``sys.path`` as Lambda's managed Python
-runtime does, sets up logging, picks the event loop, loads the handler (reporting
-failures to ``/runtime/init/error``) and runs the invoke loop.
+runtime does, sets up logging, loads the handler (reporting failures to
+``/runtime/init/error``) and runs the invoke loop of one of two drivers, chosen by
+:func:`needs_loop`: the sync driver (:mod:`aiolambda._core.runtime_sync`, blocking
+sockets, no asyncio) or the asyncio driver (:mod:`aiolambda._core.runtime`).
+Nothing here imports asyncio until the asyncio driver is chosen.
 """
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import os
 import signal
 import site
 import socket
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -22,16 +23,22 @@ from typing import TYPE_CHECKING
 from aiolambda._core import observe
 from aiolambda._core import protocol as p
 from aiolambda._core.config import ConfigError, RuntimeConfig
-from aiolambda._core.errors import InitError, Redactor, from_exception, from_fault
-from aiolambda._core.executors import abandoned_threads
-from aiolambda._core.handler import Handler, load_handler
-from aiolambda._core.hooks import run_init_hooks
+from aiolambda._core.errors import ErrorReport, InitError, Redactor, from_exception, from_fault
+from aiolambda._core.handler import (
+    Handler,
+    is_async_generator_function,
+    load_handler,
+    source_looks_async,
+)
 from aiolambda._core.logs import LogSink, configure_logging, format_error_for_log, unbuffer_stdio
 
 if TYPE_CHECKING:
     import argparse  # only the CLI's `aiolambda run` passes a parser; ~5 ms to import
+    import asyncio
+    import subprocess  # only AIOLAMBDA_WORKERS starts processes
 
     from aiolambda._core.isolation import Zygote
+    from aiolambda._core.runtime_sync import Handoff
 
 EXIT_INIT_ERROR = 1
 EXIT_USAGE = 2
@@ -98,10 +105,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         _redirect_output_to_socket(config.telemetry_socket)
     sink = LogSink(config.telemetry_fd, json=config.log_format == "JSON", redact=redact)
     configure_logging(sink, json=config.log_format == "JSON", level=config.log_level)
-    with asyncio.Runner(loop_factory=_loop_factory(config.loop)) as runner:
-        code = runner.run(_serve(config, sink, redact, zygote))
+    forked = zygote is not None
+    if needs_loop(config, None, forked=forked):
+        code = _run_loop(config, sink, redact, zygote)
+    else:
+        code = _serve_sync(config, sink, redact, zygote, workers)
     code = max(code, _stop_workers(workers))
-    if code != 0 or abandoned_threads():
+    if code != 0 or _abandoned_threads():
         sys.stdout.flush()
         sys.stderr.flush()
         # A handler thread that outlived its timeout would block interpreter shutdown.
@@ -109,20 +119,155 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code
 
 
-async def _serve(
-    config: RuntimeConfig, sink: LogSink, redact: Redactor, zygote: Zygote | None
-) -> int:
-    # Imported here: the transport and runtime are not needed to print usage or config errors.
-    from aiolambda._core.invocation import Invoker, SyncExecutor
-    from aiolambda._core.runtime import Runtime
+def needs_loop(config: RuntimeConfig, handler: Handler | None, *, forked: bool) -> bool:
+    """Whether the asyncio driver serves (else the sync driver): the rule in one place.
 
+    Asked before the handler's import (``handler`` is None), and once more after it if
+    the answer was no. ``forked``: this process is one of the one-per-invocation
+    workers of a sync handler (``AWS_LAMBDA_MAX_CONCURRENCY`` > 1, see ``isolation``).
+    """
+    if config.driver == "asyncio" or (config.max_concurrency > 1 and not forked):
+        return True  # forced, or concurrent invocations in one process
+    if handler is None:  # the module is imported inside the loop if it may want one
+        return config.driver == "auto" and source_looks_async(config.handler)
+    return (
+        handler.is_async
+        or is_async_generator_function(handler.func)
+        or (config.snapstart and _has_async_snapstart_hooks())
+    )
+
+
+def _has_async_snapstart_hooks() -> bool:
+    from aiolambda._core.snapstart import has_async_hooks
+
+    return has_async_hooks()
+
+
+def _abandoned_threads() -> int:
+    executors = sys.modules.get("aiolambda._core.executors")  # only the asyncio driver's
+    return executors.abandoned_threads() if executors is not None else 0
+
+
+def _start_collecting() -> None:
     # The exec wrapper and `python -m aiolambda` start with the collector off: the
     # runtime's own imports make no cyclic garbage, and collections over them are a
     # good part of the cold start. Freeze what they made, then collect as usual while
     # the handler's module initialises (skipping the frozen objects).
     gc.freeze()
     gc.enable()
-    handler = await _load_or_report(config, sink, redact)
+
+
+def _serve_sync(
+    config: RuntimeConfig,
+    sink: LogSink,
+    redact: Redactor,
+    zygote: Zygote | None,
+    workers: list[subprocess.Popen[bytes]],
+) -> int:
+    """The sync driver, from the handler's import (outside any loop) to the last answer."""
+    _start_collecting()
+    handler = _load_or_report(config, sink, redact)
+    if handler is None:
+        if zygote is not None:
+            zygote.dismiss()
+        return EXIT_INIT_ERROR
+    if needs_loop(config, handler, forked=zygote is not None):
+        return _run_loop(config, sink, redact, zygote, handler=handler)
+    from aiolambda._core.runtime_sync import SyncRuntime, retire
+
+    concurrency = config.max_concurrency
+    config = config._replace(max_concurrency=1)
+
+    def retire_all(code: int) -> None:
+        _stop_workers(workers)
+        retire(code)
+
+    if "asyncio" in sys.modules:
+        _give_main_thread_an_event_loop()
+    runtime = SyncRuntime(config, handler, sink, redact, retire=retire_all)
+    init_complete = None
+    if config.snapstart:
+        from aiolambda._core.snapstart import SnapStart
+
+        init_complete = SnapStart(config, sink, redact).complete_init_sync
+    elif zygote is not None:
+        forking = zygote
+
+        def init_complete() -> int:
+            # After the SIGTERM extension registered: a worker's first /next ends init.
+            forking.spawn_sync(concurrency - 1, runtime)
+            return 0
+
+    gc.freeze()  # see _serve
+    try:
+        result = runtime.serve(on_init_complete=init_complete)
+        if not isinstance(result, int):
+            # The handler returned an awaitable or a stream: the asyncio driver takes over
+            # this invocation and the rest (init is over: no extension, no SnapStart).
+            config = config._replace(enable_sigterm=False, snapstart=False)
+            result = _run_loop(config, sink, redact, None, handler=handler, handoff=result)
+    finally:
+        if zygote is not None:
+            result = max(result if isinstance(result, int) else 1, zygote.stop_sync())
+    return result
+
+
+def _give_main_thread_an_event_loop() -> None:
+    """The function imported asyncio: let its sync code find a loop that is not running
+    (``asyncio.get_event_loop()``, Mangum), as the asyncio driver's handler threads do."""
+    import asyncio
+
+    # Without asyncio's DEBUG "Using selector: ..." line, which AWS's runtime never logs.
+    notices = logging.getLogger("asyncio")
+    disabled, notices.disabled = notices.disabled, True
+    try:
+        asyncio.set_event_loop(asyncio.new_event_loop())
+    finally:
+        notices.disabled = disabled
+
+
+def _run_loop(
+    config: RuntimeConfig,
+    sink: LogSink,
+    redact: Redactor,
+    zygote: Zygote | None,
+    *,
+    handler: Handler | None = None,
+    handoff: Handoff | None = None,
+) -> int:
+    """The asyncio driver: a loop for the rest of the process."""
+    import asyncio
+
+    with asyncio.Runner(loop_factory=_loop_factory(config.loop)) as runner:
+        return runner.run(_serve(config, sink, redact, zygote, handler=handler, handoff=handoff))
+
+
+async def _serve(
+    config: RuntimeConfig,
+    sink: LogSink,
+    redact: Redactor,
+    zygote: Zygote | None,
+    *,
+    handler: Handler | None = None,
+    handoff: Handoff | None = None,
+) -> int:
+    # Imported here: the transport and runtime are not needed to print usage or config errors.
+    from aiolambda._core.hooks import run_init_hooks
+    from aiolambda._core.invocation import Invoker, SyncExecutor
+    from aiolambda._core.runtime import Runtime
+
+    if handler is None:
+        _start_collecting()
+        # Imported inside the running loop, so module-level code may use it.
+        handler = _load_or_report(config, sink, redact)
+    if handler is not None and handoff is None:
+        try:
+            await run_init_hooks()  # e.g. an ASGI app's lifespan startup (aiolambda.asgi)
+        except SystemExit:
+            raise
+        except BaseException as exc:
+            _report_init_error(config, sink, from_exception(exc, "", redact), redact)
+            handler = None
     if handler is None or (zygote is not None and handler.is_async):
         if zygote is not None:
             zygote.dismiss()
@@ -150,7 +295,7 @@ async def _serve(
         zygote.spawn(concurrency - 1, runtime)
     code = EXIT_INIT_ERROR
     try:
-        code = await runtime.serve()
+        code = await runtime.serve(handoff=handoff)
     finally:
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
@@ -159,8 +304,8 @@ async def _serve(
     return code
 
 
-async def _load_or_report(config: RuntimeConfig, sink: LogSink, redact: Redactor) -> Handler | None:
-    """Import the handler inside the running loop, so module-level code may use it."""
+def _load_or_report(config: RuntimeConfig, sink: LogSink, redact: Redactor) -> Handler | None:
+    """Import the handler; report a failure to ``/runtime/init/error`` and return None."""
     try:
         observe.before_import()  # integrations hook its bootstrap surface (Sentry's)
         handler, warnings = observe.prepare(load_handler(config.handler), config.max_concurrency)
@@ -173,7 +318,6 @@ async def _load_or_report(config: RuntimeConfig, sink: LogSink, redact: Redactor
             from aiolambda._compat import watch  # libraries' per-invocation state
 
             watch(config.max_concurrency)
-        await run_init_hooks()  # e.g. an ASGI app's lifespan startup (aiolambda.asgi)
         return handler
     except InitError as fault:
         report = from_fault(fault, "", redact)
@@ -183,6 +327,14 @@ async def _load_or_report(config: RuntimeConfig, sink: LogSink, redact: Redactor
     except BaseException as exc:  # an exception in the module's own init code
         report = from_exception(exc, "", redact)
         observe.init_failed(report.error_type, report.error_message, list(report.stack_trace))
+    _report_init_error(config, sink, report, redact)
+    return None
+
+
+def _report_init_error(
+    config: RuntimeConfig, sink: LogSink, report: ErrorReport, redact: Redactor
+) -> None:
+    """Log and post an init error (on a blocking connection: nothing else runs yet)."""
     sink.write(
         format_error_for_log(
             report.error_type,
@@ -192,20 +344,16 @@ async def _load_or_report(config: RuntimeConfig, sink: LogSink, redact: Redactor
         ),
         logging.ERROR,
     )
-    from aiolambda._core.client import RuntimeAPIClient
+    from aiolambda._core.client_sync import SyncRuntimeAPIClient
     from aiolambda._core.errors import RuntimeAPIError
-    from aiolambda._core.transport import connect
 
-    client = RuntimeAPIClient(
-        connect(config.transport, config.runtime_api_host, config.runtime_api_port), redact
-    )
+    client = SyncRuntimeAPIClient(config.runtime_api_host, config.runtime_api_port, redact)
     try:
-        await client.post_init_error(report)
+        client.post_init_error(report)
     except RuntimeAPIError as exc:
         print(f"aiolambda: could not report the init error: {exc}", file=sys.stderr)
     finally:
-        await client.close()
-    return None
+        client.close()
 
 
 def _share(config: RuntimeConfig, index: int) -> int:
@@ -221,6 +369,8 @@ def _start_workers(config: RuntimeConfig, args: Sequence[str]) -> list[subproces
     This process is worker 0. Each worker initialises the handler once and polls on
     its own connections, so CPU-bound handlers can use more than one core.
     """
+    import subprocess
+
     count = min(config.workers, config.max_concurrency)
     pass_fds = (config.telemetry_fd,) if config.telemetry_fd is not None else ()
     started = []
@@ -238,6 +388,10 @@ def _start_workers(config: RuntimeConfig, args: Sequence[str]) -> list[subproces
 
 def _stop_workers(workers: list[subprocess.Popen[bytes]]) -> int:
     """Pass the shutdown on to the other workers; returns the worst exit code."""
+    if not workers:
+        return 0
+    import subprocess
+
     for worker in workers:
         if worker.poll() is None:
             worker.send_signal(signal.SIGTERM)
@@ -278,6 +432,8 @@ def setup_sys_path(config: RuntimeConfig) -> None:
 
 
 def _loop_factory(choice: str) -> Callable[[], asyncio.AbstractEventLoop]:
+    import asyncio
+
     if choice != "asyncio":
         try:
             import uvloop

@@ -12,106 +12,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
 from aiolambda._core import protocol as p
 from aiolambda._core.errors import NO_REDACTION, ErrorReport, Redactor, RuntimeAPIError
+from aiolambda._core.exchange import (
+    MAX_ATTEMPTS,
+    InvalidInvocation,
+    Invocation,
+    backoff,
+    parse_invocation,
+    settle,
+    snippet,
+)
 from aiolambda._core.transport import Connection, HttpResponse, TransportError
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, Callable, Sequence
 
+__all__ = ["InvalidInvocation", "Invocation", "RuntimeAPIClient", "parse_invocation"]
+
 log = logging.getLogger("aiolambda")
-
-_MAX_ATTEMPTS: Final = 10
-_FIRST_BACKOFF_S: Final = 0.01
-_MAX_BACKOFF_S: Final = 1.0
-_SHOWN_ID_CHARS: Final = 80
-_SNIPPET_SCAN_BYTES: Final = 64 * 1024
-
-
-class Invocation:
-    """One event as ``/next`` delivered it (header values raw, body undecoded); read-only.
-
-    A plain ``__slots__`` class: built for every invocation (a frozen dataclass is several
-    times slower to build), and unlike a named tuple it generates no code at import.
-    """
-
-    __slots__ = (
-        "body",
-        "client_context",
-        "cognito_identity",
-        "content_type",
-        "deadline_ms",
-        "invocation_id",
-        "invoked_function_arn",
-        "request_id",
-        "tenant_id",
-        "trace_id",
-    )
-
-    def __init__(
-        self,
-        *,
-        request_id: str,
-        deadline_ms: int | None,
-        invoked_function_arn: str,
-        trace_id: str | None,
-        client_context: str | None,
-        cognito_identity: str | None,
-        tenant_id: str | None,
-        invocation_id: str | None,
-        content_type: str | None,
-        body: bytes,
-    ) -> None:
-        self.request_id = request_id
-        self.deadline_ms = deadline_ms
-        self.invoked_function_arn = invoked_function_arn
-        self.trace_id = trace_id
-        self.client_context = client_context
-        self.cognito_identity = cognito_identity
-        self.tenant_id = tenant_id
-        self.invocation_id = invocation_id
-        self.content_type = content_type
-        self.body = body
-
-    def __repr__(self) -> str:
-        return (
-            f"Invocation(request_id={self.request_id!r}, deadline_ms={self.deadline_ms}, "
-            f"content_type={self.content_type!r}, body={len(self.body)} bytes)"
-        )
-
-
-class InvalidInvocation(Exception):
-    """``/next`` delivered something that cannot be answered (no usable request id)."""
-
-
-def parse_invocation(response: HttpResponse) -> Invocation:
-    """Build an :class:`Invocation` from a ``/next`` response."""
-    headers = response.headers
-    request_id = headers.get(p.H_REQUEST_ID, "")
-    if not p.is_valid_request_id(request_id):
-        shown = request_id[:_SHOWN_ID_CHARS].encode("unicode_escape").decode("ascii")
-        raise InvalidInvocation(f"/next gave an unusable request id '{shown}'; cannot answer it")
-    get = headers.get
-    return Invocation(
-        request_id=request_id,
-        deadline_ms=_parse_deadline(get(p.H_DEADLINE_MS, "")),
-        invoked_function_arn=get(p.H_FUNCTION_ARN, ""),
-        trace_id=get(p.H_TRACE_ID),
-        client_context=get(p.H_CLIENT_CONTEXT),
-        cognito_identity=get(p.H_COGNITO_IDENTITY),
-        tenant_id=get(p.H_TENANT_ID),
-        invocation_id=get(p.H_INVOCATION_ID),
-        content_type=get(p.H_CONTENT_TYPE),
-        body=response.body,
-    )
-
-
-def _parse_deadline(value: str) -> int | None:
-    if value.isdigit() and value.isascii() and len(value) <= 16:
-        return int(value)
-    return None
 
 
 class RuntimeAPIClient:
@@ -127,8 +48,7 @@ class RuntimeAPIClient:
         self._redact = redact
 
     def _snippet(self, body: bytes) -> str:
-        """The start of an error body for a log line, credentials redacted before the cut."""
-        return self._redact(body[:_SNIPPET_SCAN_BYTES].decode("utf-8", "replace"))[:200]
+        return snippet(body, self._redact)
 
     async def next_invocation(self) -> HttpResponse:
         """Long-poll for the next event; never times out (the process may be frozen)."""
@@ -171,9 +91,8 @@ class RuntimeAPIClient:
         if inv.invocation_id is not None:
             headers.append((p.H_INVOCATION_ID, inv.invocation_id))
         path = p.response_path(inv.request_id)
-        delay = _FIRST_BACKOFF_S
         try:
-            for attempt in range(_MAX_ATTEMPTS):
+            for attempt in range(MAX_ATTEMPTS):
                 try:
                     response = await self._conn.request_streaming(
                         "POST", path, headers, chunks, trailers
@@ -183,14 +102,13 @@ class RuntimeAPIClient:
                     if exc.sent:
                         log.error("streaming the response of %s failed: %s", inv.request_id, exc)
                         return 0
-                    if attempt + 1 == _MAX_ATTEMPTS:
+                    if attempt + 1 == MAX_ATTEMPTS:
                         raise RuntimeAPIError(
-                            f"POST {path}: Runtime API unreachable after {_MAX_ATTEMPTS} "
+                            f"POST {path}: Runtime API unreachable after {MAX_ATTEMPTS} "
                             f"attempts: {exc}"
                         ) from exc
-                    if attempt:
+                    if delay := backoff(attempt + 1):
                         await asyncio.sleep(delay)
-                        delay = min(delay * 2, _MAX_BACKOFF_S)
             raise AssertionError("unreachable")
         finally:
             await self._conn.close()
@@ -257,24 +175,7 @@ class RuntimeAPIClient:
         await self._conn.close()
 
     def _settle(self, request_id: str, kind: str, response: HttpResponse) -> int:
-        status = response.status
-        if status in (p.STATUS_ACCEPTED, p.STATUS_PAYLOAD_TOO_LARGE):
-            return status
-        if status >= p.STATUS_SERVER_ERROR:
-            raise RuntimeAPIError(
-                f"posting the {kind} of {request_id} got {status}: {self._snippet(response.body)}"
-            )
-        if status == p.STATUS_GONE:
-            log.warning("late %s for %s: Lambda had already timed it out (410)", kind, request_id)
-        else:
-            log.warning(
-                "the %s for %s was refused (%d): %s",
-                kind,
-                request_id,
-                status,
-                self._snippet(response.body),
-            )
-        return status
+        return settle(request_id, kind, response, self._redact)
 
     async def _request(
         self,
@@ -285,18 +186,16 @@ class RuntimeAPIClient:
     ) -> HttpResponse:
         # A POST that may have reached Lambda is retried too: if it had been taken,
         # the retry gets 400 (already answered) and nothing is answered twice.
-        delay = _FIRST_BACKOFF_S
-        for attempt in range(_MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             try:
                 return await self._conn.request(method, path, body, headers)
             except TransportError as exc:
-                if attempt + 1 == _MAX_ATTEMPTS:
+                if attempt + 1 == MAX_ATTEMPTS:
                     raise RuntimeAPIError(
-                        f"{method} {path}: Runtime API unreachable after {_MAX_ATTEMPTS} "
+                        f"{method} {path}: Runtime API unreachable after {MAX_ATTEMPTS} "
                         f"attempts: {exc}"
                     ) from exc
-                if attempt:  # the first retry is immediate: a dropped keep-alive is routine
+                if delay := backoff(attempt + 1):
                     await asyncio.sleep(delay)
-                    delay = min(delay * 2, _MAX_BACKOFF_S)
                 log.debug("retrying %s %s after: %s", method, path, exc)
         raise AssertionError("unreachable")

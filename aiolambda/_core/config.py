@@ -16,6 +16,7 @@ from aiolambda._core.transport import TRANSPORT_KINDS
 
 DEFAULT_TIMEOUT_MARGIN_MS = 500
 LOOPS = ("auto", "uvloop", "asyncio")
+DRIVERS = ("auto", "sync", "asyncio")
 LOG_FORMATS = ("Text", "JSON")
 # AWS_LAMBDA_LOG_LEVEL values; TRACE maps to DEBUG and FATAL to CRITICAL as awslambdaric does.
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL")
@@ -58,6 +59,9 @@ class RuntimeConfig(NamedTuple):
     one process per concurrent invocation."""
     snapstart: bool = False
     """``AWS_LAMBDA_INITIALIZATION_TYPE=snap-start``: run the restore flow after init."""
+    driver: str = "auto"
+    """``AIOLAMBDA_DRIVER``: ``auto`` (see ``bootstrap.needs_loop``), ``sync`` (import the
+    handler outside a loop and serve it without one when it allows) or ``asyncio``."""
 
     @property
     def runtime_api(self) -> str:
@@ -121,6 +125,7 @@ class RuntimeConfig(NamedTuple):
             workers=workers,
             sync_threads=_flag(environ, "AIOLAMBDA_SYNC_THREADS"),
             snapstart=snapstart,
+            driver=_choice(environ, "AIOLAMBDA_DRIVER", DRIVERS),
         )
 
 

@@ -17,28 +17,16 @@ import contextvars
 import functools
 import inspect
 import logging
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor, ThreadPoolExecutor
 from types import AsyncGeneratorType
 from typing import Any, Final
 
-import orjson
-
 from aiolambda._core import protocol as p
-from aiolambda._core.client import Invocation
 from aiolambda._core.codec import decode_event, encode_result
 from aiolambda._core.config import RuntimeConfig
-from aiolambda._core.context import (
-    ClientContext,
-    CognitoIdentity,
-    Context,
-    request_id_var,
-    tenant_id_var,
-    trace_id_var,
-    w3c_fields,
-)
+from aiolambda._core.context import Context
 from aiolambda._core.errors import (
     ErrorReport,
     Redactor,
@@ -46,54 +34,34 @@ from aiolambda._core.errors import (
     from_exception,
     from_fault,
 )
+from aiolambda._core.exchange import Invocation
 from aiolambda._core.executors import ExecutorGuard
 from aiolambda._core.handler import Handler
+from aiolambda._core.outcomes import (
+    HandlerTimeout,
+    ProcessExit,
+    Response,
+    build_context,
+    enter,
+    exit_status,
+    margin_s,
+    timeout_report,
+)
 from aiolambda._core.stream import Stream, encode_prelude
 from aiolambda.streaming import StreamingResponse
 
-_NO_DEADLINE_MS: Final = 15 * 60 * 1000  # Lambda's longest timeout, for a missing header
+__all__ = [
+    "HandlerTimeout", "Invoker", "Outcome", "ProcessExit", "Response", "SyncExecutor",
+    "Watchdog", "exit_status",
+]  # fmt: skip
+
 _MAX_SYNC_THREADS: Final = 64
 _SYNC_THREAD_PREFIX: Final = "aiolambda-sync"
 _STREAMED: Final = (StreamingResponse, AsyncGeneratorType)  # results that are streamed
-
-
-class Response:
-    """A handler's encoded result (read-only; a plain class: no code generated at start)."""
-
-    __slots__ = ("body", "content_type")
-
-    def __init__(self, body: bytes, content_type: str) -> None:
-        self.body = body
-        self.content_type = content_type
-
-    def __repr__(self) -> str:
-        return f"Response(body={self.body!r}, content_type={self.content_type!r})"
-
-
-class ProcessExit:
-    """The handler called ``sys.exit()``: the runtime exits with ``status``, unanswered.
-
-    As under awslambdaric: the process ends, Lambda answers the caller with
-    ``Runtime.ExitError`` and the next invocation gets a fresh environment. With
-    ``AWS_LAMBDA_MAX_CONCURRENCY`` > 1 the runtime stops polling and lets the other
-    invocations in flight finish and be answered first. Read-only; a plain class, as
-    :class:`Response` (no code generated at start).
-    """
-
-    __slots__ = ("status",)
-
-    def __init__(self, status: int) -> None:
-        self.status = status
-
-    def __repr__(self) -> str:
-        return f"ProcessExit(status={self.status})"
+_NOTHING: Final = object()
 
 
 Outcome = Response | ErrorReport | Stream
-
-
-class HandlerTimeout(Exception):
-    """The handler was still running at the invocation's cancellation point."""
 
 
 class _HandlerRaised(Exception):
@@ -164,25 +132,20 @@ class Invoker:
             self.executor_guard = ExecutorGuard(loop, self._config.max_concurrency)
 
     async def run(
-        self, inv: Invocation, task: asyncio.Task[Any] | None = None
+        self, inv: Invocation, task: asyncio.Task[Any] | None = None, *, pending: Any = _NOTHING
     ) -> Outcome | ProcessExit:
         """Run the handler for ``inv`` in ``task`` (the current one); never raises.
 
         Only cancellation of the caller propagates. Passing ``task`` saves looking it up
         (``asyncio.current_task`` costs a ``getpid`` system call on Python 3.11).
+        ``pending``: what the handler already returned to the sync driver (an awaitable
+        or a stream), finished here instead of calling the handler.
         """
-        request_id_var.set(inv.request_id)
-        tenant_id_var.set(inv.tenant_id)
-        trace_id_var.set(inv.trace_id)
-        if self._set_trace_env:
-            if inv.trace_id is not None:
-                os.environ[p.ENV_TRACE_ID] = inv.trace_id
-            else:
-                os.environ.pop(p.ENV_TRACE_ID, None)
+        enter(inv, set_trace_env=self._set_trace_env)
         try:
-            context = self._context(inv)
-            event = self._decode(inv.body, inv.content_type)
-            result = await self._call(event, context, inv, task)
+            context = build_context(self._config, inv, self._log_writer)
+            event = self._decode(inv.body, inv.content_type) if pending is _NOTHING else None
+            result = await self._call(event, context, inv, task, pending)
             if isinstance(result, _STREAMED):
                 return await self._stream(result, inv, task)
             body, content_type = encode_result(result)
@@ -200,38 +163,13 @@ class Invoker:
             return from_exception(exc, inv.request_id, self._redact)
         return Response(body, content_type)
 
-    def _context(self, inv: Invocation) -> Context:
-        config = self._config
-        client_data = (
-            _json_object(inv.client_context, "client context") if inv.client_context else None
-        )
-        return Context(
-            aws_request_id=inv.request_id,
-            deadline_ms=(
-                inv.deadline_ms
-                if inv.deadline_ms is not None
-                else int(time.time() * 1000) + _NO_DEADLINE_MS
-            ),
-            invoked_function_arn=inv.invoked_function_arn,
-            function_name=config.function_name,
-            function_version=config.function_version,
-            memory_limit_in_mb=config.memory_limit_in_mb,
-            log_group_name=config.log_group_name,
-            log_stream_name=config.log_stream_name,
-            identity=CognitoIdentity(
-                _json_object(inv.cognito_identity, "Cognito identity")
-                if inv.cognito_identity
-                else None
-            ),
-            client_context=ClientContext(client_data) if client_data is not None else None,
-            w3c=w3c_fields(client_data) if client_data else None,
-            tenant_id=inv.tenant_id,
-            xray_trace_id=inv.trace_id,
-            log_writer=self._log_writer,
-        )
-
     async def _call(
-        self, event: Any, context: Context, inv: Invocation, task: asyncio.Task[Any] | None
+        self,
+        event: Any,
+        context: Context,
+        inv: Invocation,
+        task: asyncio.Task[Any] | None,
+        pending: Any = _NOTHING,
     ) -> Any:
         # The handler is awaited in the poller's own task: a task per invocation would
         # cost more than the rest of the runtime's work on a small event.
@@ -243,11 +181,12 @@ class Invoker:
             deadline_s = inv.deadline_ms / 1000
             if deadline_s <= time.time():
                 raise HandlerTimeout  # Lambda has already given up: don't start the handler
-            # Never more than a quarter of the time left, so short timeouts still run.
-            margin_s = min(self._margin_s, (deadline_s - time.time()) / 4)
-            watch = self.watchdog.watch(task, inv, deadline_s - margin_s, margin_s / 2)
+            margin = margin_s(self._config, deadline_s)
+            watch = self.watchdog.watch(task, inv, deadline_s - margin, margin / 2)
         try:
-            if self._handler.is_async:
+            if pending is not _NOTHING:
+                result = await pending if _is_awaitable(pending) else pending
+            elif self._handler.is_async:
                 result = await self._func(event, context)
             elif self._streams:
                 result = self._func(event, context)
@@ -308,8 +247,8 @@ class Invoker:
         watch = None
         if inv.deadline_ms is not None and self._margin_s > 0:
             deadline_s = inv.deadline_ms / 1000
-            margin_s = min(self._margin_s, max(0.0, deadline_s - time.time()) / 4)
-            watch = self.watchdog.watch(task, inv, deadline_s - margin_s, margin_s / 2)
+            margin = margin_s(self._config, deadline_s)
+            watch = self.watchdog.watch(task, inv, deadline_s - margin, margin / 2)
             watch.exposed = False  # cancelled only while user code runs (see Stream)
         stream = Stream(
             self,
@@ -335,14 +274,7 @@ class Invoker:
         guard = self.executor_guard
         if guard is not None and not guard.after_timeout(inv.request_id):
             self.unreclaimable = True  # too many threads left blocked: retire
-        margin_ms = self._config.timeout_margin_ms
-        message = (
-            "Handler cancelled shortly before the invocation's deadline so that this error "
-            f"reaches the caller (AIOLAMBDA_TIMEOUT_MARGIN_MS={margin_ms})"
-        )
-        if self.unreclaimable:
-            message += "; it did not stop, so this runtime will restart"
-        return from_fault(RuntimeFault(p.FUNCTION_TIMEOUT, message), inv.request_id)
+        return timeout_report(self._config, inv, retiring=self.unreclaimable)
 
 
 class SyncExecutor(ThreadPoolExecutor):
@@ -479,18 +411,6 @@ class Watchdog:
             self.on_stuck(watch.task, watch.invocation)
 
 
-def exit_status(exc: SystemExit) -> int:
-    """The process exit status Python gives ``exc`` (a message is printed, status 1)."""
-    if exc.code is None:
-        return 0
-    if isinstance(exc.code, int):
-        return exc.code % 256
-    import sys
-
-    print(exc.code, file=sys.stderr)
-    return 1
-
-
 def _call_sync(func: Callable[[Any, Any], Any], event: Any, context: Context) -> tuple[bool, Any]:
     try:
         return True, func(event, context)
@@ -500,19 +420,3 @@ def _call_sync(func: Callable[[Any, Any], Any], event: Any, context: Context) ->
 
 def _is_awaitable(value: object) -> bool:
     return asyncio.iscoroutine(value) or isinstance(value, Awaitable)
-
-
-def _json_object(raw: str | None, what: str) -> dict[str, Any]:
-    if not raw:
-        return {}
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise RuntimeFault(
-            "Runtime.LambdaContextUnmarshalError", f"Unable to parse {what} JSON"
-        ) from None
-    if not isinstance(value, dict):
-        raise RuntimeFault(
-            "Runtime.LambdaContextUnmarshalError", f"The {what} is not a JSON object"
-        )
-    return value

@@ -18,12 +18,14 @@ started it retires when it ends, so Lambda replaces the environment as a whole.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import sys
 import threading
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    import asyncio
 
 GRACE_S: Final = 5.0
 _SPAWN: Final = b"S"
@@ -37,6 +39,8 @@ class Zygote:
         self._command_fd = command_fd
         self._exited: asyncio.Future[int] | None = None
         self._stopping = False
+        self._watcher: threading.Thread | None = None  # the sync driver's
+        self._code = 0
 
     @classmethod
     def fork(cls) -> Zygote | None:
@@ -59,12 +63,48 @@ class Zygote:
         os.close(self._command_fd)
         self._watch(runtime)
 
+    def spawn_sync(self, count: int, runtime: Any) -> None:
+        """:meth:`spawn` for the sync driver: a thread waits for the zygote, no loop."""
+        os.write(self._command_fd, _SPAWN + str(count).encode() + b"\n")
+        os.close(self._command_fd)
+
+        def wait() -> None:
+            _, status = os.waitpid(self.pid, 0)
+            self._code = os.waitstatus_to_exitcode(status)
+            if not self._stopping:
+                print(
+                    f"aiolambda: worker processes ended (status {self._code}); "
+                    "retiring this environment",
+                    file=sys.stderr,
+                )
+                runtime.stop(1 if self._code else 0)
+
+        from aiolambda._core.runtime_sync import start_thread
+
+        self._watcher = start_thread(wait, "aiolambda-zygote-watch")
+
+    def stop_sync(self) -> int:
+        """:meth:`stop` for the sync driver."""
+        self._stopping = True
+        watcher = self._watcher
+        if watcher is None:
+            return 0
+        if watcher.is_alive():
+            _kill(self.pid, signal.SIGTERM)
+            watcher.join(GRACE_S * 2)
+            if watcher.is_alive():
+                _kill(self.pid, signal.SIGKILL)
+                watcher.join()
+        return 1 if self._code else 0
+
     def dismiss(self) -> None:
         """The handler is async: no workers; the zygote exits (reaped off the init path)."""
         os.close(self._command_fd)
         threading.Thread(target=os.waitpid, args=(self.pid, 0), daemon=True).start()
 
     def _watch(self, runtime: Any) -> None:
+        import asyncio  # the asyncio driver's: imported already
+
         loop = asyncio.get_running_loop()
         exited: asyncio.Future[int] = loop.create_future()
         self._exited = exited
@@ -88,6 +128,8 @@ class Zygote:
 
     async def stop(self) -> int:
         """Shut the workers down (they answer what they hold); 1 if any failed."""
+        import asyncio
+
         self._stopping = True
         if self._exited is None:
             return 0

@@ -12,18 +12,22 @@ import asyncio
 import logging
 import signal
 from collections.abc import Awaitable, Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from aiolambda._core import protocol as p
-from aiolambda._core.client import InvalidInvocation, Invocation, RuntimeAPIClient, parse_invocation
+from aiolambda._core.client import RuntimeAPIClient
 from aiolambda._core.config import RuntimeConfig
-from aiolambda._core.context import request_id_var, tenant_id_var, trace_id_var
 from aiolambda._core.errors import ErrorReport, RuntimeAPIError, RuntimeFault, from_fault
+from aiolambda._core.exchange import InvalidInvocation, Invocation, parse_invocation
 from aiolambda._core.hooks import run_shutdown_hooks
-from aiolambda._core.invocation import Invoker, Outcome, ProcessExit, Response
-from aiolambda._core.logs import LogSink, format_error_for_log
+from aiolambda._core.invocation import Invoker, Outcome
+from aiolambda._core.logs import LogSink
+from aiolambda._core.outcomes import ProcessExit, Response, leave, log_error, too_large
 from aiolambda._core.stream import Stream
 from aiolambda._core.transport import Connection, connect
+
+if TYPE_CHECKING:
+    from aiolambda._core.runtime_sync import Handoff
 
 log = logging.getLogger("aiolambda")
 
@@ -63,8 +67,11 @@ class Runtime:
         self._on_init_complete = on_init_complete
         invoker.watchdog.on_stuck = self._rescue
 
-    async def serve(self) -> int:
-        """Run the pollers; returns the process exit code."""
+    async def serve(self, handoff: Handoff | None = None) -> int:
+        """Run the pollers; returns the process exit code.
+
+        ``handoff``: the invocation the sync driver could not finish, answered first.
+        """
         loop = asyncio.get_running_loop()
         self._invoker.install_default_executor(loop)
         self._install_signal_handlers(loop)
@@ -76,6 +83,8 @@ class Runtime:
                 return self._exit_code
         if self._on_init_complete is not None and (code := await self._on_init_complete()):
             self.stop(code)  # the pollers see it at once; the extension is cancelled below
+        if handoff is not None:
+            await self._finish(handoff)
         pollers = [
             loop.create_task(self._poll(), name=f"aiolambda-poller-{i}")
             for i in range(self._config.max_concurrency)
@@ -101,6 +110,22 @@ class Runtime:
                 extension.cancel()
                 await asyncio.gather(extension, return_exceptions=True)
         return self._exit_code
+
+    async def _finish(self, handoff: Handoff) -> None:
+        inv = handoff.invocation
+        client = RuntimeAPIClient(self._connect(), self._sink.redact)
+        try:
+            outcome = await self._invoker.run(inv, pending=handoff.result)
+            if isinstance(outcome, ProcessExit):
+                self.stop(outcome.status)
+            elif inv.request_id not in self._rescued:
+                await self._answer(client, inv, outcome)
+            leave()
+        except RuntimeAPIError as exc:
+            log.error("Runtime API failure: %s", exc)
+            self.stop(EXIT_FAILURE)
+        finally:
+            await client.close()
 
     async def _wait_for_pollers(self, pollers: list[asyncio.Task[None]]) -> None:
         """Wait for every poller but those stuck in a handler that ignores cancellation."""
@@ -193,9 +218,7 @@ class Runtime:
                     self.stop(outcome.status)
                     break
                 await self._answer(client, invocation, outcome)
-                request_id_var.set(None)
-                tenant_id_var.set(None)
-                trace_id_var.set(None)
+                leave()
                 if self._invoker.unreclaimable:
                     log.error("a handler outlived its timeout and cannot be stopped; restarting")
                     self.stop(EXIT_FAILURE)
@@ -230,7 +253,7 @@ class Runtime:
                 status = await client.post_response(inv, outcome.body, outcome.content_type)
                 if status != p.STATUS_PAYLOAD_TOO_LARGE:
                     return
-            outcome = self._too_large(inv, len(outcome.body))
+            outcome = too_large(inv, len(outcome.body))
         self._log_error(outcome)
         await client.post_error(inv, outcome)
 
@@ -248,19 +271,8 @@ class Runtime:
         if status == p.STATUS_PAYLOAD_TOO_LARGE:
             log.error("the streamed response of %s was over Lambda's limit", inv.request_id)
 
-    def _too_large(self, inv: Invocation, size: int) -> ErrorReport:
-        fault = RuntimeFault(
-            p.FUNCTION_RESPONSE_TOO_LARGE,
-            f"Response payload size ({size} bytes) exceeded maximum allowed payload size "
-            f"({p.MAX_PAYLOAD_BYTES} bytes).",
-        )
-        return from_fault(fault, inv.request_id)
-
     def _log_error(self, report: ErrorReport) -> None:
-        text = format_error_for_log(
-            report.error_type, report.error_message, report.stack_trace, json=self._json_logs
-        )
-        self._sink.write(text, logging.ERROR)
+        log_error(self._sink, report, json=self._json_logs)
 
     def _install_signal_handlers(self, loop: asyncio.AbstractEventLoop) -> None:
         try:

@@ -34,20 +34,19 @@ environment at init, re-reads it after the after-restore hooks.
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 import logging
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from aiolambda._core import protocol as p
-from aiolambda._core.client import RuntimeAPIClient
 from aiolambda._core.config import RuntimeConfig
 from aiolambda._core.errors import ErrorReport, Redactor, RuntimeAPIError, from_exception
 from aiolambda._core.logs import LogSink, format_error_for_log
-from aiolambda._core.transport import connect
+
+if TYPE_CHECKING:
+    from aiolambda._core.client import RuntimeAPIClient
 
 EXIT_BEFORE_SNAPSHOT_ERROR: Final = 64  # awslambdaric's sys.exit codes
 EXIT_AFTER_RESTORE_ERROR: Final = 65
@@ -66,11 +65,32 @@ def _registry(getter_name: str) -> list[Hook]:
     return hooks if isinstance(hooks, list) else []
 
 
+def has_async_hooks() -> bool:
+    """Whether a registered hook is ``async def``: then only the asyncio driver runs them."""
+    from aiolambda._core.handler import is_async_callable
+
+    hooks = _registry("get_before_snapshot") + _registry("get_after_restore")
+    return any(is_async_callable(func) for func, _, _ in hooks)
+
+
 async def _call(hook: Hook) -> None:
     func, args, kwargs = hook
     result = func(*args, **kwargs)
-    if inspect.isawaitable(result):
+    if hasattr(type(result), "__await__"):
         await result
+
+
+def _call_sync(hook: Hook) -> None:
+    func, args, kwargs = hook
+    result = func(*args, **kwargs)
+    if hasattr(type(result), "__await__"):  # a sync-looking hook that returned a coroutine
+        import asyncio
+
+        asyncio.run(_awaited(result))
+
+
+async def _awaited(awaitable: Any) -> None:
+    await awaitable
 
 
 async def run_before_snapshot() -> None:
@@ -95,9 +115,49 @@ class SnapStart:
         self._redact = redact
 
     def _client(self) -> RuntimeAPIClient:
+        from aiolambda._core.client import RuntimeAPIClient
+        from aiolambda._core.transport import connect
+
         config = self._config
         conn = connect(config.transport, config.runtime_api_host, config.runtime_api_port)
         return RuntimeAPIClient(conn, self._redact)
+
+    def complete_init_sync(self) -> int:
+        """:meth:`complete_init` for the sync driver: blocking calls, sync hooks."""
+        from aiolambda._core.client_sync import SyncRuntimeAPIClient
+
+        host, port = self._config.runtime_api_host, self._config.runtime_api_port
+        client = SyncRuntimeAPIClient(host, port, self._redact)
+        try:
+            hooks = _registry("get_before_snapshot")
+            while hooks:
+                _call_sync(hooks.pop())
+            client.restore_next()
+        except BaseException as exc:
+            report = self._report(exc, p.BEFORE_SNAPSHOT_ERROR)
+            self._post_sync(client.post_init_error, report)
+            return EXIT_BEFORE_SNAPSHOT_ERROR
+        finally:
+            client.close()  # opened before the snapshot: don't trust it after
+        try:
+            for hook in _registry("get_after_restore"):
+                _call_sync(hook)
+        except BaseException as exc:
+            self._refresh_secrets()
+            report = self._report(exc, p.AFTER_RESTORE_ERROR)
+            try:
+                self._post_sync(lambda r: client.post_init_error(r, p.RESTORE_ERROR_PATH), report)
+            finally:
+                client.close()
+            return EXIT_AFTER_RESTORE_ERROR
+        self._refresh_secrets()
+        return 0
+
+    def _post_sync(self, post: Callable[[ErrorReport], Any], report: ErrorReport) -> None:
+        try:
+            post(report)
+        except RuntimeAPIError as exc:
+            print(f"aiolambda: could not report the SnapStart error: {exc}", file=sys.stderr)
 
     async def complete_init(self) -> int:
         """Hooks, snapshot, restore, hooks; 0 when the runtime may poll, else the exit code."""
@@ -159,6 +219,8 @@ class SnapStart:
 
 def _reraise_own_cancellation(exc: BaseException) -> None:
     """A hook's own CancelledError is its failure; the runtime's cancellation is not."""
+    import asyncio  # on the asyncio driver: imported already
+
     task = asyncio.current_task()
     if isinstance(exc, asyncio.CancelledError) and task is not None and task.cancelling():
         raise exc

@@ -26,6 +26,12 @@ run = functools.partial(_rie.run, task_root=FN)
 rie_function = functools.partial(_rie.rie_function, task_root=FN)
 
 
+@pytest.fixture(autouse=True)
+def _over_both_drivers(driver: str) -> str:
+    """Every conformance test runs once per driver (``driver`` in tests/conftest.py)."""
+    return driver
+
+
 @pytest.fixture(scope="session")
 def rie() -> Path:
     """The RIE binary; skips the test with the reason when it is absent."""

@@ -14,7 +14,7 @@ from aiolambda.emulator import Emulator
 
 from ._support import HERE
 
-pytestmark = pytest.mark.aiolambda_runtime
+pytestmark = [pytest.mark.aiolambda_runtime, pytest.mark.usefixtures("driver")]  # both drivers
 
 REPO = HERE.parent.parent
 

@@ -17,6 +17,8 @@ from aiolambda.emulator import Emulator
 from tests.reliability._faultserver import Event, Fault, FaultServer, default_headers
 from tests.reliability._runner import child_env, finish, spawn, stop
 
+pytestmark = pytest.mark.usefixtures("driver")  # over both drivers (tests/conftest.py)
+
 WAIT_S = 20.0
 SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 TOKEN = "FwoGZXIvYXdzEBYaDHhBTEXAMPLESESSIONTOKENvalue0123456789"

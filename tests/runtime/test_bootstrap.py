@@ -14,6 +14,8 @@ import pytest
 
 from aiolambda.emulator import Emulator
 
+pytestmark = pytest.mark.usefixtures("driver")  # over both drivers (tests/conftest.py)
+
 FIXTURES = Path(__file__).parent / "fixtures"
 REPO = Path(__file__).resolve().parents[2]
 

@@ -7,7 +7,11 @@ import os
 import signal
 from pathlib import Path
 
+import pytest
+
 from aiolambda.emulator import Emulator
+
+pytestmark = pytest.mark.usefixtures("driver")  # over both drivers (tests/conftest.py)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 N = 4

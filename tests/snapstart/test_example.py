@@ -9,8 +9,11 @@ import subprocess
 import sys
 
 import aiohttp
+import pytest
 
 from ._support import REPO
+
+pytestmark = pytest.mark.usefixtures("driver")  # over both drivers (tests/conftest.py)
 
 APP = "examples/snapstart/app.handler"
 

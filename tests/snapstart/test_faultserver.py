@@ -12,6 +12,8 @@ from tests.reliability._runner import child_env, finish, spawn, stop
 
 from ._support import HERE, SYNC_HOOKS
 
+pytestmark = pytest.mark.usefixtures("driver")  # over both drivers (tests/conftest.py)
+
 TOKEN = "container-token-0123456789abcdef"
 
 

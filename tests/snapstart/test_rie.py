@@ -16,7 +16,7 @@ from tests.rie import Reply, require_rie, requires_rie, rie_function
 
 from ._support import HERE, RUNTIMES
 
-pytestmark = requires_rie
+pytestmark = [requires_rie, pytest.mark.usefixtures("driver")]  # over both drivers
 
 
 def _invoke_once(
