@@ -21,7 +21,7 @@ dynamodb = boto3.client(
     aws_access_key_id="test",
     aws_secret_access_key="test",
 )
-_aio_client: Any = None  # aiobotocore: made on first use, on the runtime's loop
+_aio_client: list[Any] = []  # aiobotocore: made on first use, on the runtime's loop
 _started = [0]
 _all_in = asyncio.Event()
 
@@ -56,8 +56,7 @@ async def async_handler(event: Any, context: Any) -> Any:
 
 
 async def _aiobotocore() -> Any:
-    global _aio_client
-    if _aio_client is None:
+    if not _aio_client:
         creator = get_session().create_client(
             "dynamodb",
             endpoint_url=os.environ.get("STUB_URL"),
@@ -65,8 +64,8 @@ async def _aiobotocore() -> Any:
             aws_access_key_id="test",
             aws_secret_access_key="test",
         )
-        _aio_client = await creator.__aenter__()
-    return _aio_client
+        _aio_client.append(await creator.__aenter__())
+    return _aio_client[0]
 
 
 def sync_handler(event: Any, context: Any) -> Any:
