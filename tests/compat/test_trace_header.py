@@ -2,7 +2,8 @@
 
 botocore (boto3, and aiobotocore for the async handler) adds it to every AWS call as
 ``X-Amzn-Trace-Id`` (X-Ray and Lambda's recursive-loop detection rely on it);
-aws-xray-sdk's Lambda context and OpenTelemetry's X-Ray propagator read it with ``os.getenv``/``os.environ.get``: each is asked here.
+aws-xray-sdk's Lambda context and OpenTelemetry's X-Ray propagator read it with
+``os.getenv``/``os.environ.get``: each is asked here.
 """
 
 from __future__ import annotations
