@@ -54,7 +54,7 @@ async def async_native(event: Any, context: Any) -> Any:
 async def async_native_together(event: Any, context: Any) -> Any:
     await _together(event["together"])
     for step in range(3):
-        logger.info("step", extra={"marker": event["cid"], "step": step})
+        logger.info("step", extra={"marker": event["cid"], "step": step, "pid": os.getpid()})
         await asyncio.sleep(0.005)
     return {"rid": context.aws_request_id}
 
