@@ -138,7 +138,7 @@ def test_attaching_the_layer_keeps_the_function_s_other_layers(
     if shutil.which("aws") is None:
         pytest.fail("the AWS CLI (a dev dependency) is not installed")
     if source == "docs/deploy.md":
-        script = _block("update-function-configuration")
+        script = _block("get-function-configuration")
     else:
         build = LayerBuild(
             path=Path("dist/layer.zip"),
