@@ -34,7 +34,7 @@ def handler(event, context):
     return {
         "variable": os.environ.get("OTHER_LAYER"),
         "sitecustomize": getattr(sys, "other_layer_loaded", False),
-        "aiolambda_runtime": "aiolambda._core.runtime" in sys.modules,
+        "aiolambda_runtime": "aiolambda._core.bootstrap" in sys.modules,
         "stock_runtime": "awslambdaric" in sys.modules,
     }
 """

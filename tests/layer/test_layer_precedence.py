@@ -140,7 +140,8 @@ def test_the_runtime_floors_are_pyprojects() -> None:
     assert floors == MINIMUM_VERSIONS
 
 
-# What `pip install aiolambda` put into deployment packages: an unrelated project of that name.
+# What installing the index's project named aiolambda put into deployment packages: an
+# unrelated project.
 NOT_THE_RUNTIME = "raise ImportError('an unrelated project that is also called aiolambda')\n"
 
 PROBE = """\
@@ -166,9 +167,11 @@ async def test_the_layer_runs_its_own_aiolambda_whatever_the_function_ships(
 
 
 async def test_a_uvloop_too_old_for_the_runtime_fails_init_with_one_line(tmp_path: Path) -> None:
-    """uvloop 0.18.0, a real wheel: the runtime imports it for its loop, then names it."""
+    """uvloop 0.18.0, a real wheel: the runtime imports it for an async handler's loop, then
+    names it (a sync handler's driver never imports uvloop, so its copy does not matter)."""
     wheel = download_wheel("uvloop", "0.18.0", tmp_path / "wheels")
-    task_root = function_shipping_orjson(wheel, tmp_path / "task", "def handler(e, c):\n    pass\n")
+    source = "async def handler(e, c):\n    pass\n"
+    task_root = function_shipping_orjson(wheel, tmp_path / "task", source)
     async with Emulator("app.handler", task_root=task_root, timeout=30, init_timeout=30) as emu:
         error = await emu.wait_init_error()
     assert error["errorType"] == "Runtime.ImportModuleError"
