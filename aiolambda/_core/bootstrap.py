@@ -418,14 +418,9 @@ def setup_sys_path(config: RuntimeConfig) -> None:
     Lambda's own Python bootstrap orders them: ``LAMBDA_TASK_ROOT``, then
     ``/opt/python/lib/pythonX.Y/site-packages``, then ``/opt/python``.
     """
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    opt = config.opt_dir
-    wanted = [
-        config.task_root,
-        os.path.join(opt, "python", "lib", version, "site-packages"),
-        os.path.join(opt, "python"),
-    ]
-    wanted = [path for path in wanted if path and os.path.isdir(path)]
+    from aiolambda._core.precedence import lambda_sys_path  # __main__ imported it already
+
+    wanted = lambda_sys_path(config.task_root, config.opt_dir)
     sys.path[:] = wanted + [entry for entry in sys.path if entry not in wanted]
     for path in wanted[1:]:
         site.addsitedir(path)  # honours .pth files in layers, as the managed runtime does
