@@ -2,11 +2,14 @@
 
 Powertools' handler decorators (``@logger.inject_lambda_context``,
 ``@metrics.log_metrics``, ``@tracer.capture_lambda_handler``) are plain ``def``
-wrappers written for one invocation per process: around an ``async def`` handler
-their "after" step runs before the handler does, and the keys and metrics they keep
-on shared objects are seen by every invocation in flight. aiolambda refuses them on
-an ``async def`` handler at init (``Runtime.UnsafeHandlerWrapper``, naming the
-decorator). These are their async-aware equivalents::
+wrappers written for one invocation per process. aiolambda runs them around an
+``async def`` handler through its bridge, so their "after" step follows the handler
+(see the README's Observability section), and makes Logger's keys invocation-local;
+but the metric set and X-Ray's current segment stay shared by every invocation in
+flight, so with ``AWS_LAMBDA_MAX_CONCURRENCY`` > 1 it refuses ``log_metrics`` and
+``capture_lambda_handler`` on an ``async def`` handler at init
+(``Runtime.UnsafeHandlerWrapper``, naming the decorator). These are their async-aware
+equivalents, which work at any concurrency::
 
     from aws_lambda_powertools import Logger, Metrics, Tracer
     from aiolambda import powertools
