@@ -53,20 +53,19 @@ sys.path.insert(1, str(ROOT))
 
 from aiolambda._core.codec import decode_event  # noqa: E402
 from aiolambda._core.typed import event_decoder  # noqa: E402
+from aiolambda.events import sample_bytes  # noqa: E402
 
-SAMPLES = {  # the package's samples (aiolambda event SOURCE)
-    name: ROOT / "aiolambda" / "events" / f"{source}.json"
-    for name, source in {
-        "sqs": "sqs",
-        "s3": "s3",
-        "dynamodb": "dynamodb-stream",
-        "apigw_v2": "apigw-http",
-        "ses": "ses",
-        "apigw_v1": "apigw-rest",
-        "eventbridge": "eventbridge",
-        "kinesis": "kinesis",
-        "sns": "sns",
-    }.items()
+# benchmark name -> the package's sample (aiolambda event SOURCE)
+SAMPLES = {
+    "sqs": "sqs",
+    "s3": "s3",
+    "dynamodb": "dynamodb-stream",
+    "apigw_v2": "apigw-http",
+    "ses": "ses",
+    "apigw_v1": "apigw-rest",
+    "eventbridge": "eventbridge",
+    "kinesis": "kinesis",
+    "sns": "sns",
 }
 TINY = b'{"orderId":"o-1001","sku":"apple","qty":2}'
 SLICES = 10  # interleaved slices per contender per repetition
@@ -86,7 +85,7 @@ class OrderTD(TypedDict):
 
 
 def sqs_batch(records: int) -> bytes:
-    template = orjson.loads(SAMPLES["sqs"].read_bytes())["Records"][0]
+    template = orjson.loads(sample_bytes(SAMPLES["sqs"]))["Records"][0]
     out = []
     for index in range(records):
         record = copy.deepcopy(template)
@@ -195,20 +194,20 @@ def rows() -> list[Row]:
         ("sns", models.SnsModel),
     ):
         out.append(
-            model_row(f"{source} sample → {model.__name__}", SAMPLES[source].read_bytes(), model)
+            model_row(f"{source} sample → {model.__name__}", sample_bytes(SAMPLES[source]), model)
         )
     out += [
         data_class_row("SQS, 1 record → SQSEvent", sqs1, SQSEvent),
         data_class_row("SQS, 100 records → SQSEvent", sqs100, SQSEvent),
-        data_class_row("s3 sample → S3Event", SAMPLES["s3"].read_bytes(), S3Event),
+        data_class_row("s3 sample → S3Event", sample_bytes(SAMPLES["s3"]), S3Event),
         data_class_row(
             "dynamodb sample → DynamoDBStreamEvent",
-            SAMPLES["dynamodb"].read_bytes(),
+            sample_bytes(SAMPLES["dynamodb"]),
             DynamoDBStreamEvent,
         ),
         data_class_row(
             "apigw_v2 sample → APIGatewayProxyEventV2",
-            SAMPLES["apigw_v2"].read_bytes(),
+            sample_bytes(SAMPLES["apigw_v2"]),
             APIGatewayProxyEventV2,
         ),
     ]
