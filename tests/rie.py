@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -85,10 +86,36 @@ def require_rie() -> Path:
     return path
 
 
+# Ports handed to RIE come from below Linux's ephemeral range (32768-60999 by default):
+# a port the kernel picked for bind(0) and released can be handed out again at once as
+# the local port of any outgoing connection on the machine, and RIE then panics with
+# "address already in use". Below that range only another explicit bind can collide.
+_PORT_RANGE = (20000, 32000)
+_ports = random.Random()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    for _ in range(100):
+        port = _ports.randrange(*_PORT_RANGE)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_PORT_RANGE} after 100 tries")
+
+
+START_ATTEMPTS = 3
+
+
+class _LostPortRace(RuntimeError):
+    pass
+
+
+def lost_port_race(output: str) -> bool:
+    """Whether RIE died at start because a port it was given was taken meanwhile."""
+    return "address already in use" in output
 
 
 @dataclass
@@ -205,6 +232,19 @@ class RieFunction:
         return command
 
     def start(self) -> RieFunction:
+        for attempt in range(START_ATTEMPTS):
+            try:
+                return self._start()
+            except _LostPortRace:
+                if attempt == START_ATTEMPTS - 1:
+                    raise
+                with self._changed:  # a fresh start: the dead RIE's lines are not this one's
+                    self._lines.clear()
+                    self._cursor = 0
+                    self._eof = False
+        raise AssertionError("unreachable")
+
+    def _start(self) -> RieFunction:
         self.port = free_port()
         env = lambda_environ(
             handler=self.handler,
@@ -241,7 +281,10 @@ class RieFunction:
         while True:
             if self._proc.poll() is not None:
                 self._reader.join(STOP_TIMEOUT_S)
-                raise RuntimeError(f"RIE exited at start:\n{self._output()}")
+                output = self._output()
+                if lost_port_race(output):
+                    raise _LostPortRace(output)
+                raise RuntimeError(f"RIE exited at start:\n{output}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
                 return self

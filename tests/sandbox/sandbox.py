@@ -36,11 +36,13 @@ from tests.rie import (
     INVOKE_PATH,
     INVOKE_TIMEOUT_S,
     SKIP_REASON,
+    START_ATTEMPTS,
     START_TIMEOUT_S,
     Finished,
     Reply,
     _children,
     free_port,
+    lost_port_race,
     rie_path,
 )
 
@@ -219,7 +221,7 @@ class Sandbox:
         lang, rie = interpreter_prefix(), rie_path()
         parent = memory_parent()
         assert lang is not None and rie is not None and parent is not None, missing()
-        self.port = free_port()
+        self.port, self._api_port = free_port(), free_port()
         self._dir = tempfile.TemporaryDirectory(prefix="aiolambda-sandbox-")
         self.cgroup = parent / f"aiolambda-sandbox-{os.getpid()}-{self.port}"
         self.cgroup.mkdir()
@@ -235,7 +237,7 @@ class Sandbox:
             "--runtime-interface-emulator-address",
             f"127.0.0.1:{self.port}",
             "--runtime-api-address",
-            f"127.0.0.1:{free_port()}",
+            f"127.0.0.1:{self._api_port}",
             "/var/runtime/bootstrap",
         ]
         self.command = [
@@ -257,6 +259,25 @@ class Sandbox:
         return f"http://127.0.0.1:{self.port}{INVOKE_PATH}"
 
     def start(self) -> Sandbox:
+        for attempt in range(START_ATTEMPTS):
+            try:
+                return self._start()
+            except RuntimeError as exc:
+                if attempt == START_ATTEMPTS - 1 or not lost_port_race(str(exc)):
+                    raise
+            # Another process took a port between free_port() and RIE's bind: new ports.
+            self._new_ports()
+            self._lines.clear()
+            self._eof = False
+        raise AssertionError("unreachable")
+
+    def _new_ports(self) -> None:
+        old = {f"127.0.0.1:{self.port}", f"127.0.0.1:{self._api_port}"}
+        self.port, self._api_port = free_port(), free_port()
+        fresh = iter((f"127.0.0.1:{self.port}", f"127.0.0.1:{self._api_port}"))
+        self.command = [next(fresh) if part in old else part for part in self.command]
+
+    def _start(self) -> Sandbox:
         self._proc = subprocess.Popen(
             self.command,
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
