@@ -247,8 +247,38 @@ def bootstrap_command(argv: Sequence[str], handler: str) -> list[str] | None:
     return command
 
 
+def split_path_handler(args: argparse.Namespace) -> None:
+    """Turn an absolute HANDLER (``/srv/fn/app.handler``) into ``--task-root /srv/fn``
+    and ``app.handler``, in place.
+
+    Lambda's ``_HANDLER`` is relative to the task root (``dir/app.handler`` imports
+    ``dir.app``); an absolute one would become a relative import of ``.srv.fn.app`` and
+    fail with a TypeError inside the runtime. A shell's tab completion produces exactly
+    such paths, so the CLI takes them when no task root is given.
+    """
+    handler: str = args.handler
+    if not handler.startswith("/"):
+        return
+    if args.task_root is not None:
+        raise ValueError(
+            f"HANDLER {handler!r} is an absolute path: with --task-root, give it relative "
+            "to that directory (e.g. app.handler)"
+        )
+    directory, _, name = handler.rpartition("/")
+    if "." not in name:
+        raise ValueError(
+            f"HANDLER {handler!r} names no function: expected /path/to/module.function"
+        )
+    if not os.path.isdir(directory or "/"):
+        raise ValueError(f"HANDLER {handler!r}: {directory!r} is not a directory")
+    args.task_root = directory or "/"
+    args.handler = name
+
+
 def emulator_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """Keyword arguments for ``Emulator`` from the parsed shared options."""
+    """Keyword arguments for ``Emulator`` from the parsed shared options (an absolute
+    HANDLER is first split into a task root and a handler: see :func:`split_path_handler`)."""
+    split_path_handler(args)
     if args.snapshot_pause_ms and not args.snapstart:
         raise ValueError("--snapshot-pause-ms needs --snapstart")
     return {

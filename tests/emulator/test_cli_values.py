@@ -172,3 +172,28 @@ def test_invoke_runs_the_placeholder_command_with_this_interpreter(tmp_path: Pat
     assert code == 0, err
     assert json.loads(out) == {"PYTHONHASHSEED": "0"}
     assert "the wrong python" not in err
+
+
+def test_an_absolute_handler_path_runs_from_its_directory() -> None:
+    # Tab completion gives /abs/dir/app.handler; as _HANDLER it would be a relative
+    # import of ".abs.dir.app" (a TypeError inside the runtime). It runs instead.
+    code, out, err = run_cli("invoke", f"{HERE}/fn/sync_app.echo", "--event", '{"n": 7}', "-q")
+    assert code == 0, err
+    assert json.loads(out)["event"] == {"n": 7}
+
+
+@pytest.mark.parametrize(
+    ("handler", "extra", "expected"),
+    [
+        (f"{HERE}/fn/sync_app.echo", ["--task-root", str(HERE)], "give it relative to that"),
+        ("/no/such/dir/app.handler", [], "'/no/such/dir' is not a directory"),
+        (f"{HERE}/fn/sync_app", [], "names no function"),
+    ],
+)
+def test_an_absolute_handler_that_cannot_work_gets_one_line(
+    handler: str, extra: list[str], expected: str
+) -> None:
+    code, out, err = run_cli("invoke", handler, *extra)
+    assert code == 2, (out, err)
+    assert err.count("\n") == 1 and expected in err, err
+    assert "Traceback" not in err
