@@ -41,6 +41,10 @@ async def serve(*args: str, cwd: Path = HERE) -> AsyncIterator[Served]:
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=cwd,
     )  # fmt: skip
     served = None
+    assert proc.stderr is not None
+    # Drained all along: a StreamReader stops reading a pipe past 64 KB, and serve would
+    # then block on its next log line.
+    stderr = asyncio.ensure_future(proc.stderr.read())
     try:
         assert proc.stdout is not None
         first = (await proc.stdout.readline()).decode()
@@ -50,6 +54,9 @@ async def serve(*args: str, cwd: Path = HERE) -> AsyncIterator[Served]:
     finally:
         if proc.returncode is None:
             proc.send_signal(signal.SIGTERM)
-        _, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.stdout is not None
+        _, err, _ = await asyncio.wait_for(
+            asyncio.gather(proc.stdout.read(), stderr, proc.wait()), 60
+        )
         if served is not None:
             served.stderr = err
