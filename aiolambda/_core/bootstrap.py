@@ -286,13 +286,20 @@ async def _serve(
         from aiolambda._core.snapstart import SnapStart
 
         init_complete = SnapStart(config, sink, redact).complete_init
+    elif zygote is not None:
+        forking = zygote
+
+        async def init_complete() -> int:
+            # After the SIGTERM extension registered: a worker's first /next ends init,
+            # and Lambda refuses a registration after that (403).
+            forking.spawn(concurrency - 1, runtime)
+            return 0
+
     runtime = Runtime(config, invoker, sink, on_init_complete=init_complete)
     # Everything allocated so far lives as long as the process: keep the collector off it.
     # No gc.collect() first: import-time garbage is next to none, and a full collection
     # over everything the handler imported costs 4 ms at cold start (11 ms with boto3).
     gc.freeze()
-    if zygote is not None:
-        zygote.spawn(concurrency - 1, runtime)
     code = EXIT_INIT_ERROR
     try:
         code = await runtime.serve(handoff=handoff)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from aiolambda._core import protocol as p
 from aiolambda.emulator import Emulator
 
 pytestmark = pytest.mark.usefixtures("driver")  # over both drivers (tests/conftest.py)
@@ -66,6 +67,9 @@ async def test_sigterm_reaches_every_worker_and_nothing_is_lost(tmp_path: Path) 
     async with Emulator("isolation.rendezvous", task_root=FIXTURES, concurrency=N, env=env) as emu:
         await emu.wait_for_next_calls(N)
         assert emu.extensions == ["aiolambda-sigterm"]  # registered once, by the first process
+        # ... before any process's first /next, which ends init (Lambda then refuses it)
+        (registered,) = [r.time for r in emu.requests if r.path == p.EXTENSION_REGISTER_PATH]
+        assert all(registered <= r.time for r in emu.requests if r.path == p.NEXT_PATH)
         handed_out = len(emu.requests) + N  # the N pending /next calls get answered
         # N + 1: the handlers hold until the test adds its own file, after the SIGTERM
         pending = [emu.submit({"dir": str(tmp_path), "n": N + 1}) for _ in range(N)]
