@@ -420,11 +420,8 @@ def _importable(name: str) -> bool:
 
 
 def setup_sys_path(config: RuntimeConfig) -> None:
-    """Put the task root and layer paths first on ``sys.path``, in the managed runtime's order.
-
-    Lambda's own Python bootstrap orders them: ``LAMBDA_TASK_ROOT``, then
-    ``/opt/python/lib/pythonX.Y/site-packages``, then ``/opt/python``.
-    """
+    """Put the task root and layer paths first on ``sys.path``, in the managed runtime's
+    order (:func:`aiolambda._core.precedence.lambda_sys_path` holds it)."""
     from aiolambda._core.precedence import lambda_sys_path  # __main__ imported it already
 
     wanted = lambda_sys_path(config.task_root, config.opt_dir)
