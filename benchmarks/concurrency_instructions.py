@@ -9,7 +9,7 @@ totals over the difference of the counts is what one more warm invocation costs 
 invocation, before the timed run, is counted apart and taken off). Both share one CPU in
 ``concurrency.py``, so both count against its ideal throughput.
 
-    python benchmarks/concurrency_instructions.py [--levels 1,256] [--small 2] [--large 6]
+    python benchmarks/concurrency_instructions.py [--levels 1,64,256] [--small 2] [--large 6]
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def _mock_alone(n: int, out: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--levels", default="1,256")
+    parser.add_argument("--levels", default="1,64,256")
     parser.add_argument("--small", type=int, default=2, help="rounds of the short run")
     parser.add_argument("--large", type=int, default=6, help="rounds of the long run")
     parser.add_argument("--env", action="append", default=[], help="KEY=VALUE for the runtime")
@@ -100,12 +100,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="aiolambda-conc-") as tmp:
         for n_conc in (int(x) for x in args.levels.split(",")):
             h.log(f"callgrind: N={n_conc}")
-            small = instructions(n_conc, args.small, Path(tmp), env)
-            large = instructions(n_conc, args.large, Path(tmp), env)
-            extra = n_conc * (args.large - args.small)
+            # At small N, more rounds: at least 200 invocations apart.
+            small_rounds = max(args.small, -(-50 // n_conc))
+            large_rounds = small_rounds + max(args.large - args.small, -(-200 // n_conc))
+            small = instructions(n_conc, small_rounds, Path(tmp), env)
+            large = instructions(n_conc, large_rounds, Path(tmp), env)
+            extra = n_conc * (large_rounds - small_rounds)
             rows.append((n_conc, (large[0] - small[0]) / extra, (large[1] - small[1]) / extra))
     print(f"Warm instructions per invocation, Python {sys.version.split()[0]}")
-    print(f"(N x {args.large} - N x {args.small} invocations, callgrind)\n")
+    print("(the difference of two run lengths, callgrind)\n")
     print("| N in flight | runtime | mock Runtime API | both |")
     print("|---|---|---|---|")
     for n_conc, runtime, mock in rows:
