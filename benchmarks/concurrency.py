@@ -218,10 +218,11 @@ def render(
         f"`{meta['command']}` at commit `{meta['commit']}` on {meta['date']}; "
         f"Python {meta['python']}, {meta['cpu']}, {meta['vcpus']} vCPUs, Linux {meta['kernel']}; "
         f"mock and runtime on {where.label}; "
+        f"throughput timed after the first {warmup} rounds (N × {warmup} answers), "
+        f"whole run beside it; "
         f"handler `await asyncio.sleep({SLEEP_S})`; {rounds} invocations per poller "
-        f"(N × {rounds} per run, all queued from the start); throughput timed after the "
-        f"first {warmup} rounds (N × {warmup} answers), whole run beside it; "
-        f"median of {reps} runs; load average {os.getloadavg()[0]:.1f} at the end.\n"
+        f"(N × {rounds} per run, all queued from the start); median of {reps} runs; "
+        f"load average {os.getloadavg()[0]:.1f} at the end.\n"
     )
     w(
         "| N in flight | inv/s (min–max) | ideal N/0.05 s | % of ideal | whole run: % of ideal "
