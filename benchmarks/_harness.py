@@ -320,7 +320,7 @@ class RunResult:
     mock_cpu_s: float = 0.0  # the mock's CPU time over the same span
     pss_kb: int = 0  # proportional set size summed over the group when the run ended
     processes: int = 0  # live processes in the contender's group when the run ended
-    warm_n: int = 0  # answers after ``full_at`` were first in flight (run_once's full_at)
+    warm_n: int = 0  # answers after ``full_at`` were first in flight, or after ``warm_after``
     warm_elapsed_s: float = 0.0  # ... and the time they took
 
     @property
@@ -375,17 +375,22 @@ def run_once(
     stop_signals: Sequence[int] = (),
     capture_output: bool = False,
     full_at: int = 0,
+    warm_after: int = 0,
     mock_args: Sequence[str] = (),
+    mock_wrap: Sequence[str] = (),
 ) -> RunResult:
     """Serve ``n`` invocations of ``event`` to a fresh ``contender`` process.
 
     ``full_at``: also time the part of the run after ``full_at`` invocations were
-    first in flight at once (``warm_n`` answers in ``warm_elapsed_s``).
+    first in flight at once (``warm_n`` answers in ``warm_elapsed_s``); ``warm_after``:
+    the part after the ``warm_after``-th answer instead.
+    ``mock_wrap``: a command prefix for the mock (``valgrind ...`` to count its cost).
     """
     mock = subprocess.Popen(
         [
-            *(PYTHON, str(MOCK), "--n", str(n), "--event-file", event.path),
-            *("--timeout", str(timeout_s), "--full", str(full_at), *mock_args),
+            *(*mock_wrap, PYTHON, str(MOCK), "--n", str(n), "--event-file", event.path),
+            *("--timeout", str(timeout_s), "--full", str(full_at)),
+            *("--warm-after", str(warm_after), *mock_args),
         ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 MAX_HEAD_BYTES = 64 * 1024
+LISTEN_BACKLOG = 4096
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:bench"
 
 _ACCEPTED = (
@@ -93,7 +94,9 @@ class MockResult:
     max_in_flight: int
     client_cpu_ns: int = 0  # the contender's CPU time (user + system) over the timed span
     mock_cpu_ns: int = 0  # this server's own CPU time over the timed span
-    full_ns: int = 0  # when ``full`` invocations were first in flight at once (0: never/unset)
+    # When the warm part of the run began (0: never/unset): ``full`` invocations first in
+    # flight at once, or the ``warm_after``-th answer received.
+    full_ns: int = 0
     answered_at_full: int = 0  # answers received by then
 
     @property
@@ -113,10 +116,12 @@ class MockRuntimeAPI:
         timeout_s: float = 120.0,
         request_ids: Sequence[str] | None = None,
         full: int = 0,
+        warm_after: int = 0,
         expect: dict[str, object] | None = None,
     ) -> None:
         self.n = n
         self._full = full  # record when this many are in flight: the contender is warm
+        self._warm_after = warm_after  # ... or when this many answers have come back
         self.event = event
         # Answers that are not echoes (an HTTP handler's): the keys every answer must have.
         self._expect = expect
@@ -169,7 +174,12 @@ class MockRuntimeAPI:
         """Listen and return the port; the run's timeout starts now."""
         loop = asyncio.get_running_loop()
         self._done = loop.create_future()
-        self._server = await loop.create_server(lambda: _Connection(self), host, port)
+        # Every poller connects at once when the contender starts; asyncio's default
+        # backlog (100) would drop the handshakes of N = 256 pollers past it and hold
+        # them back by a TCP retransmission timeout. The kernel caps it at somaxconn.
+        self._server = await loop.create_server(
+            lambda: _Connection(self), host, port, backlog=LISTEN_BACKLOG
+        )
         self._timer = loop.call_later(self.timeout_s, self._on_timeout)
         return int(self._server.sockets[0].getsockname()[1])
 
@@ -254,6 +264,9 @@ class MockRuntimeAPI:
         else:
             self._answered[i] = 1
             self._count += 1
+            if self._count == self._warm_after and not self._full_ns:
+                self._full_ns = time.perf_counter_ns()
+                self._answered_at_full = self._count
             if self._count == self.n:
                 self._last_answer_ns = time.perf_counter_ns()
                 self._cpu_at_last = self._cpu_now()
@@ -441,7 +454,14 @@ class _Connection(asyncio.Protocol):
 async def _serve(args: argparse.Namespace) -> None:
     event = Path(args.event_file).read_bytes()
     expect = json.loads(Path(args.expect_file).read_bytes()) if args.expect_file else None
-    api = MockRuntimeAPI(args.n, event, timeout_s=args.timeout, full=args.full, expect=expect)
+    api = MockRuntimeAPI(
+        args.n,
+        event,
+        timeout_s=args.timeout,
+        full=args.full,
+        warm_after=args.warm_after,
+        expect=expect,
+    )
     port = await api.start("127.0.0.1", args.port)
     print(json.dumps({"port": port}), flush=True)
     loop = asyncio.get_running_loop()
@@ -480,6 +500,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument(
         "--full", type=int, default=0, help="record when this many are first in flight"
+    )
+    parser.add_argument(
+        "--warm-after", type=int, default=0, help="... or when this many answers came back"
     )
     parser.add_argument(
         "--expect-file", help="JSON object whose keys every answer must have (not an echo)"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import sys
 from pathlib import Path
 
@@ -214,6 +215,39 @@ async def test_mock_serves_concurrent_connections() -> None:
     assert result.connections == n
 
 
+async def test_mock_takes_256_connections_at_once() -> None:
+    # concurrency.py's N = 256 pollers connect in one burst, before the mock's loop runs
+    # again. Past the listen backlog the kernel drops handshakes, and a poller would
+    # start a TCP retransmission timeout (1 s) late: here the loop is held while the
+    # kernel completes every handshake, and a dropped one would time out.
+    async with MockRuntimeAPI(1, EVENT, timeout_s=30) as api:
+        port = await api.start()
+        socks = []
+        try:
+            for _ in range(256 + 44):
+                socks.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+        finally:
+            for sock in socks:
+                sock.close()
+    assert len(socks) == 300
+
+
+async def test_mock_times_the_part_after_the_warm_up_answers() -> None:
+    n, warm_after = 4, 2
+    async with MockRuntimeAPI(n, EVENT, timeout_s=30, warm_after=warm_after) as api:
+        reader, writer = await asyncio.open_connection("127.0.0.1", await api.start())
+        for _ in range(n):
+            rid = await _next(reader, writer)
+            writer.write(_post(rid, EVENT))
+            status, _, _ = await _read_response(reader)
+            assert status.startswith(b"HTTP/1.1 202")
+        result = await api.result()
+        writer.close()
+    assert result.ok, result.error
+    assert result.answered_at_full == warm_after
+    assert result.first_next_ns < result.full_ns < result.last_answer_ns
+
+
 def test_concurrency_benchmark_loses_and_repeats_nothing() -> None:
     contender = h.CONTENDER_BY_KEY["aiolambda"]
     why = contender.available()
@@ -229,8 +263,11 @@ def test_concurrency_benchmark_loses_and_repeats_nothing() -> None:
             timeout_s=20,
             env_extra={"AWS_LAMBDA_MAX_CONCURRENCY": str(n_conc)},
             handler="sleep.handler",
+            warm_after=n_conc,  # concurrency.py times the rounds after its warm-up
         )
     # ok: every one of the 24 invocations answered exactly once, with its own event.
     assert result.ok, result.error
+    assert result.warm_n == n_conc * (rounds - 1)
+    assert 0 < result.warm_elapsed_s < result.elapsed_s
     assert result.connections >= n_conc  # one keep-alive connection per poller
     assert result.max_in_flight > 1  # invocations overlapped
