@@ -238,11 +238,14 @@ class RieFunction:
             except _LostPortRace:
                 if attempt == START_ATTEMPTS - 1:
                     raise
-                with self._changed:  # a fresh start: the dead RIE's lines are not this one's
-                    self._lines.clear()
-                    self._cursor = 0
-                    self._eof = False
+                self._reset_output()
         raise AssertionError("unreachable")
+
+    def _reset_output(self) -> None:
+        with self._changed:  # a fresh start: the dead RIE's lines are not this one's
+            self._lines.clear()
+            self._cursor = 0
+            self._eof = False
 
     def _start(self) -> RieFunction:
         self.port = free_port()
@@ -328,14 +331,36 @@ class RieFunction:
     def invoke(self, event: Any = None, *, raw: bytes | None = None) -> Reply:
         """One invoke, waited for (bounded); RIE's reply whatever its status."""
         body = raw if raw is not None else json.dumps(event).encode()
+        try:
+            reply = self._post(body)
+        except OSError:  # refused or reset, bare or wrapped in urllib's URLError
+            # RIE can open its invoke port and then die on its Runtime API port (taken
+            # meanwhile): the start looked fine. Before any reply, that is a new start.
+            if self.replies or not self._died_of_port_race():
+                raise
+            self._reset_output()
+            self.start()
+            reply = self._post(body)
+        self.replies.append(reply)
+        return reply
+
+    def _post(self, body: bytes) -> Reply:
         request = urllib.request.Request(self.url, data=body, method="POST")
         try:
             with urllib.request.urlopen(request, timeout=INVOKE_TIMEOUT_S) as response:
-                reply = Reply(response.status, response.read())
+                return Reply(response.status, response.read())
         except urllib.error.HTTPError as exc:
-            reply = Reply(exc.code, exc.read())
-        self.replies.append(reply)
-        return reply
+            return Reply(exc.code, exc.read())
+
+    def _died_of_port_race(self) -> bool:
+        assert self._proc is not None
+        try:
+            self._proc.wait(STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            return False
+        if self._reader is not None:
+            self._reader.join(STOP_TIMEOUT_S)
+        return lost_port_race(self._output())
 
     def stop(self) -> Finished:
         """Kill RIE and the runtime (their whole process group) and collect the output."""
