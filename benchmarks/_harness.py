@@ -723,7 +723,8 @@ def _git(*args: str) -> str:
 def run_meta(command: str, started: float) -> dict[str, object]:
     """What a figure needs to be traced: when, which code, which machine, which command."""
     commit = _git("rev-parse", "--short=12", "HEAD") or "unknown"
-    if _git("status", "--porcelain", "--untracked-files=no"):
+    # Results files rewritten by the run (or by an earlier one) are not changes to the code.
+    if _git("status", "--porcelain", "--untracked-files=no", "--", ":/", ":!/benchmarks/results"):
         commit += " (with uncommitted changes)"
     return {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
