@@ -605,8 +605,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--callgrind", action="store_true", help="count instructions too")
     parser.add_argument("--importtime", action="store_true", help="list the slowest imports")
     parser.add_argument(
-        "--write", action="store_true", help="write benchmarks/results/cold_start.{md,json}"
+        "--write", action="store_true", help="write benchmarks/results/TAG.{md,json}"
     )
+    parser.add_argument("--tag", default="cold_start", help="the results files' name")
     args = parser.parse_args(argv)
     if args.rounds < 1:
         parser.error("--rounds must be at least 1")
@@ -654,7 +655,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ],
             "instructions": counts,
         }
-        h.write_results("cold_start", "Cold start through the layer", meta, report, data)
+        h.write_results(args.tag, "Cold start through the layer", meta, report, data)
     return 0
 
 
