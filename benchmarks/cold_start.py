@@ -72,6 +72,8 @@ if TYPE_CHECKING:
 
 CONSTRAINTS = REPO / "constraints.txt"
 FLOOR = "floor: minimal uvloop runtime"
+BARE = "bare interpreter (socket, GET /next)"
+BARE_ORJSON = "bare interpreter, import orjson (from the layer), socket, GET /next"
 NEXT_PATH = "/2018-06-01/runtime/invocation/next"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:cold"
 EVENT = b'{"cold":"start"}'
@@ -492,8 +494,16 @@ def instruction_counts(setup: Setup) -> tuple[list[str], dict[str, int]]:
         "s = socket.create_connection((host, int(port)))\n"
         f"s.sendall(b'GET {NEXT_PATH} HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n'); s.recv(1)\n"
     )
+    # The same with orjson imported from the layer first: what that import alone costs
+    # (the sync driver's largest import; awslambdaric does not import it).
+    site = setup.opt / "python" / "lib" / f"python{setup.version}" / "site-packages"
+    orjson_file = setup.workdir / "bare_orjson.py"
+    orjson_file.write_text(
+        f"import sys\nsys.path.insert(0, {str(site)!r})\nimport orjson\n" + bare_file.read_text()
+    )
     rows = {
-        "bare interpreter (socket, GET /next)": ([setup.bare, str(bare_file)], "trivial.handler")
+        BARE: ([setup.bare, str(bare_file)], "trivial.handler"),
+        BARE_ORJSON: ([setup.bare, str(orjson_file)], "trivial.handler"),
     }
     for handler in HANDLER_NAMES:
         for name, command in setup.contenders().items():
@@ -523,6 +533,7 @@ def instruction_counts(setup: Setup) -> tuple[list[str], dict[str, int]]:
         )
         lines += ["", f"async_trivial, layer / baseline layer: {ours / then:.3f}"]
     lines += ["", "\\* against awslambdaric's trivial sync handler (it has no async handlers).", ""]
+    lines.append(f"orjson's import alone: {(counts[BARE_ORJSON] - counts[BARE]) / 1e6:.1f} M")
     # The uvloop floor is the asyncio driver's floor: an async handler's start over it is
     # aiolambda's own work (sync handlers start on the sync driver, which imports no asyncio).
     floor = counts[f"{FLOOR}, trivial"]
