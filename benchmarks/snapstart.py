@@ -40,8 +40,6 @@ CONTENDERS = {
     "aiolambda (async handler)": ["-m", "aiolambda", "snap_echo.handler"],
     RIC: ["-m", "awslambdaric", "snap_echo.sync_handler"],
 }
-# SnapStart is a python3.12+ feature: awslambdaric runs as Lambda runs it there.
-EXTRA_ENV = {RIC: {"AWS_EXECUTION_ENV": "AWS_Lambda_python3.12"}}
 
 
 @dataclass
@@ -104,7 +102,7 @@ async def _serve(run: Run, reader: asyncio.StreamReader, writer: asyncio.StreamW
         writer.close()
 
 
-async def measure(argv: list[str], settle_s: float, extra_env: dict[str, str]) -> float:
+async def measure(argv: list[str], settle_s: float) -> float:
     """One fresh runtime process: seconds from /restore/next answered to the first /next."""
     run = Run()
     run.answer = asyncio.get_running_loop().create_future()
@@ -126,9 +124,10 @@ async def measure(argv: list[str], settle_s: float, extra_env: dict[str, str]) -
             "AWS_LAMBDA_FUNCTION_VERSION": "1",
             "AWS_LAMBDA_INITIALIZATION_TYPE": "snap-start",
             "PYTHONPATH": str(REPO),
-            **extra_env,
         }
     )
+    if argv[1] == "awslambdaric":  # SnapStart is python3.12+: run it as Lambda runs it there
+        env["AWS_EXECUTION_ENV"] = "AWS_Lambda_python3.12"
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         *argv,
@@ -162,9 +161,7 @@ async def main(reps: int, settle_ms: int) -> tuple[list[str], dict[str, list[flo
     names = list(CONTENDERS)
     for rep in range(reps):
         for name in names[rep % len(names) :] + names[: rep % len(names)]:  # order rotated
-            figures[name].append(
-                await measure(CONTENDERS[name], settle_ms / 1000, EXTRA_ENV.get(name, {}))
-            )
+            figures[name].append(await measure(CONTENDERS[name], settle_ms / 1000))
     lines = [
         f"/restore/next answered -> first /next, {reps} repetitions, order rotated (ms); "
         f"Python {sys.version.split()[0]}, settle {settle_ms} ms",
