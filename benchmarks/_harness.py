@@ -728,7 +728,8 @@ def _git(*args: str) -> str:
 def run_meta(command: str, started: float) -> dict[str, object]:
     """What a figure needs to be traced: when, which code, which machine, which command."""
     commit = _git("rev-parse", "--short=12", "HEAD") or "unknown"
-    if _git("status", "--porcelain", "--untracked-files=no"):
+    # Results files rewritten by the run (or by an earlier one) are not changes to the code.
+    if _git("status", "--porcelain", "--untracked-files=no", "--", ":/", ":!/benchmarks/results"):
         commit += " (with uncommitted changes)"
     return {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(started)),
@@ -739,3 +740,48 @@ def run_meta(command: str, started: float) -> dict[str, object]:
         "vcpus": os.cpu_count(),
         "kernel": platform.release(),
     }
+
+
+# -- committed results files ---------------------------------------------------------
+RESULTS = HERE / "results"
+
+
+def command_line(argv: Sequence[str] | None = None) -> str:
+    """How this run was started, as a reader would retype it from the repository's root."""
+    argv = sys.argv if argv is None else argv
+    return " ".join(["python", f"benchmarks/{Path(argv[0]).name}", *argv[1:]])
+
+
+def start_meta(command: str | None = None) -> dict[str, object]:
+    """``run_meta`` taken as a run starts, with the load average at that moment."""
+    meta = run_meta(command or command_line(), time.time())
+    meta["load_start"] = round(os.getloadavg()[0], 2)
+    return meta
+
+
+def header_line(meta: Mapping[str, object]) -> str:
+    """The line every committed results file opens with: command, date, commit, machine, load."""
+    return (
+        f"`{meta['command']}` at commit `{meta['commit']}` on {meta['date']}; "
+        f"Python {meta['python']}, {meta['cpu']}, {meta['vcpus']} vCPUs, "
+        f"Linux {meta['kernel']}; load average {meta['load_start']:.1f} at the start, "
+        f"{meta['load_end']:.1f} at the end (1-minute; other work on the machine inflates "
+        "wall-clock times, instruction counts and side-by-side ratios hold better)."
+    )
+
+
+def write_results(
+    name: str, title: str, meta: dict[str, object], lines: Sequence[str], data: object
+) -> Path:
+    """``results/NAME.md`` (title, header line, ``lines``) and ``results/NAME.json`` (meta, data).
+
+    Call it when the run is over: the load average at the end is read here.
+    """
+    meta["load_end"] = round(os.getloadavg()[0], 2)
+    RESULTS.mkdir(exist_ok=True)
+    markdown = RESULTS / f"{name}.md"
+    markdown.write_text("\n".join([f"# {title}", "", header_line(meta), "", *lines]) + "\n")
+    blob = {"meta": meta, "results": data}
+    (RESULTS / f"{name}.json").write_text(json.dumps(blob, indent=1, ensure_ascii=False) + "\n")
+    log(f"written: {markdown.relative_to(HERE.parent)} and .json")
+    return markdown

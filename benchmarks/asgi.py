@@ -14,7 +14,7 @@ aiolambda's, and the same for the contender's own CPU time (10 ms ticks).
 * awslambdaric + Mangum ``lifespan="off"``: Mangum's floor (an app whose state needs
   no lifespan).
 
-    python benchmarks/asgi.py [--reps 5] [--n 2000] [--quick]
+    python benchmarks/asgi.py [--reps 5] [--n 2000] [--quick] [--write]
 """
 
 from __future__ import annotations
@@ -158,7 +158,14 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--n", type=int, default=2000, help="requests per run")
     parser.add_argument("--quick", action="store_true", help="3 repetitions of 300 requests")
+    parser.add_argument(
+        "--write", action="store_true", help="write benchmarks/results/asgi.{md,json}"
+    )
     args = parser.parse_args()
+    import _harness as h
+
+    meta = h.start_meta()
+    data: list[dict[str, object]] = []
     reps, n = (3, 300) if args.quick else (args.reps, args.n)
     where = placement(split=False)
     contenders = [c for c in CONTENDERS if not c.available()]
@@ -202,20 +209,34 @@ def main() -> None:
                 mine / ours for mine, ours in zip(cpu[contender.key], cpu["aiolambda"], strict=True)
             ]
             runs = ", ".join(f"{v:.0f}" for v in wall[contender.key])
+            data.append(
+                {
+                    "event": key,
+                    "contender": contender.key,
+                    "us_per_request": wall[contender.key],
+                    "cpu_us_per_request": cpu[contender.key],
+                    "ratio_to_aiolambda": statistics.median(ratios),
+                    "cpu_ratio_to_aiolambda": statistics.median(cpu_ratios),
+                }
+            )
             rows.append(
                 f"| {label} | {contender.label} | {statistics.median(wall[contender.key]):.0f} "
                 f"| **{statistics.median(ratios):.2f}** "
                 f"| {statistics.median(cpu[contender.key]):.0f} "
                 f"| {statistics.median(cpu_ratios):.2f} | {runs} |"
             )
-    print(f"FastAPI GET /items/42?q=lamp, {n} requests per run, {reps} alternating repetitions,")
-    print(f"mock and contender on {where.label}; Python {sys.version.split()[0]}\n")
-    print(
+    lines = [
+        f"FastAPI GET /items/42?q=lamp, {n} requests per run, {reps} alternating repetitions,",
+        f"mock and contender on {where.label}; Python {sys.version.split()[0]}",
+        "",
         "| event | contender | µs/request | x aiolambda | CPU µs/request | CPU x aiolambda "
-        "| runs (µs) |"
-    )
-    print("|---|---|---|---|---|---|---|")
-    print("\n".join(rows))
+        "| runs (µs) |",
+        "|---|---|---|---|---|---|---|",
+        *rows,
+    ]
+    print("\n".join(lines))
+    if args.write:
+        h.write_results("asgi", "ASGI: aiolambda's ASGIHandler against Mangum", meta, lines, data)
 
 
 if __name__ == "__main__":

@@ -82,7 +82,13 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=9)
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     parser.add_argument("--cpu", type=int, help="pin to this CPU (loop and bridge thread)")
+    parser.add_argument(
+        "--write", action="store_true", help="write benchmarks/results/bridge.{md,json}"
+    )
     args = parser.parse_args()
+    import _harness as h
+
+    meta = h.start_meta()
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
     if args.loop == "uvloop":
@@ -104,15 +110,28 @@ def main() -> int:
         for name in names:
             times[name].append(this[name])
             ratios[name].append(this[name] / this["plain"])
-    print(f"{args.loop}, {args.reps} repetitions x {args.calls} calls (median, min-max)")
+    lines = [
+        f"{args.loop}, {args.reps} repetitions x {args.calls} calls, order rotated, "
+        f"{'pinned to CPU ' + str(args.cpu) if args.cpu is not None else 'unpinned'}",
+        "",
+        "| handler | µs/call median (min-max) | x plain |",
+        "|---|---:|---:|",
+    ]
     for name in names:
         series = times[name]
-        print(
-            f"  {name:<10} {statistics.median(series):8.2f} µs/call "
-            f"({min(series):.2f}-{max(series):.2f})  x{statistics.median(ratios[name]):.2f}"
+        lines.append(
+            f"| {name} | {statistics.median(series):.2f} ({min(series):.2f}-{max(series):.2f}) "
+            f"| {statistics.median(ratios[name]):.2f} |"
         )
     added = [b - p for b, p in zip(times["bridged"], times["plain"], strict=True)]
-    print(f"  bridge adds {statistics.median(added):.1f} µs per invocation (median of reps)")
+    lines += [
+        "",
+        f"The bridge adds {statistics.median(added):.1f} µs per invocation (median of reps).",
+    ]
+    print("\n".join(lines))
+    if args.write:
+        data = {"us_per_call": times, "added_us": added}
+        h.write_results("bridge", "The sync-wrapper bridge: µs per invocation", meta, lines, data)
     return 0
 
 

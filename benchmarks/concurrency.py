@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         log(f"aiolambda not runnable: {subject.available()}")
         return 2
     started = time.time()
+    args.load_start = os.getloadavg()[0]
 
     runs: dict[int, list[h.RunResult]] = {n: [] for n in levels}
     sync_runs: dict[tuple[str, int], list[h.RunResult]] = {
@@ -180,7 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     tag = args.tag or ("concurrency-split" if args.split_cpu else "concurrency")
     (args.out / f"{tag}.md").write_text(md + "\n")
     data = {
-        "meta": h.run_meta(" ".join(["python benchmarks/concurrency.py", *args.argv]), started),
+        "meta": {
+            **h.run_meta(" ".join(["python benchmarks/concurrency.py", *args.argv]), started),
+            "load_start": round(args.load_start, 2),
+            "load_end": round(os.getloadavg()[0], 2),
+        },
         "argv": args.argv,
         "placement": asdict(where),
         "rounds": rounds,
@@ -222,7 +227,7 @@ def render(
         f"whole run beside it; "
         f"handler `await asyncio.sleep({SLEEP_S})`; {rounds} invocations per poller "
         f"(N × {rounds} per run, all queued from the start); median of {reps} runs; "
-        f"load average {os.getloadavg()[0]:.1f} at the end.\n"
+        f"load average {args.load_start:.1f} at the start, {os.getloadavg()[0]:.1f} at the end.\n"
     )
     w(
         "| N in flight | inv/s (min–max) | ideal N/0.05 s | % of ideal | whole run: % of ideal "

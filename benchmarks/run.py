@@ -879,7 +879,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{args.tag}.md").write_text(md + "\n")
     data = {
-        "meta": {**args.meta, "quick": args.quick, "reps": args.reps, "tag": args.tag},
+        "meta": {
+            **args.meta,
+            "load_start": round(args.load_start, 2),
+            "load_end": round(os.getloadavg()[0], 2),
+            "quick": args.quick,
+            "reps": args.reps,
+            "tag": args.tag,
+        },
         "contenders": {c.key: c.label for c in contenders},
         "sizes": {s.key: {"label": s.label, "bytes": len(s.event())} for s in sizes},
         "argv": args.argv,

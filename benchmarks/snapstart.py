@@ -8,9 +8,11 @@ here on raw asyncio streams, waits for its ``/restore/next`` (the snapshot point
 lets it settle for ``--settle-ms`` (a real restore comes much later), answers, and
 times the gap to the first ``/next``; then it hands out one event and checks the
 answer, so a runtime that skipped the hooks or answered wrongly fails the run.
-Runtimes alternate within each repetition; medians and the ratio come from one run.
+Runtimes alternate, in an order rotated every repetition; medians and the ratios
+(aiolambda over awslambdaric, per repetition) come from one run. awslambdaric runs with
+``AWS_EXECUTION_ENV=AWS_Lambda_python3.12``, as on Lambda's SnapStart runtimes.
 
-    python benchmarks/snapstart.py [--reps 15] [--settle-ms 50]
+    python benchmarks/snapstart.py [--reps 15] [--settle-ms 50] [--write]
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ NEXT = b"GET /2018-06-01/runtime/invocation/next "
 EVENT = b'{"k":"v"}'
 REQUEST_ID = "5e3c0e4e-0000-4000-8000-000000000001"
 
+RIC = "awslambdaric 4.2.2 (AWS_EXECUTION_ENV=AWS_Lambda_python3.12)"
 CONTENDERS = {
     "aiolambda (sync handler)": ["-m", "aiolambda", "snap_echo.sync_handler"],
     "aiolambda (async handler)": ["-m", "aiolambda", "snap_echo.handler"],
-    "awslambdaric 4.2.2": ["-m", "awslambdaric", "snap_echo.sync_handler"],
+    RIC: ["-m", "awslambdaric", "snap_echo.sync_handler"],
 }
 
 
@@ -123,6 +126,8 @@ async def measure(argv: list[str], settle_s: float) -> float:
             "PYTHONPATH": str(REPO),
         }
     )
+    if argv[1] == "awslambdaric":  # SnapStart is python3.12+: run it as Lambda runs it there
+        env["AWS_EXECUTION_ENV"] = "AWS_Lambda_python3.12"
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         *argv,
@@ -151,33 +156,47 @@ async def measure(argv: list[str], settle_s: float) -> float:
     return run.first_next_at - run.answered_at
 
 
-async def main(reps: int, settle_ms: int) -> None:
+async def main(reps: int, settle_ms: int) -> tuple[list[str], dict[str, list[float]]]:
     figures: dict[str, list[float]] = {name: [] for name in CONTENDERS}
-    for _ in range(reps):
-        for name, argv in CONTENDERS.items():
-            figures[name].append(await measure(argv, settle_ms / 1000))
-    print(f"/restore/next answered -> first /next, {reps} alternating repetitions (ms)\n")
-    print("| runtime | median | min | max |")
-    print("|---|---:|---:|---:|")
-    medians = {}
+    names = list(CONTENDERS)
+    for rep in range(reps):
+        for name in names[rep % len(names) :] + names[: rep % len(names)]:  # order rotated
+            figures[name].append(await measure(CONTENDERS[name], settle_ms / 1000))
+    lines = [
+        f"/restore/next answered -> first /next, {reps} repetitions, order rotated (ms); "
+        f"Python {sys.version.split()[0]}, settle {settle_ms} ms",
+        "",
+        "| runtime | median | min | max |",
+        "|---|---:|---:|---:|",
+    ]
     for name, values in figures.items():
         ms = [v * 1000 for v in values]
-        medians[name] = statistics.median(ms)
-        print(f"| {name} | {medians[name]:.3f} | {min(ms):.3f} | {max(ms):.3f} |")
-    ric = figures["awslambdaric 4.2.2"]
-    print()
+        lines.append(f"| {name} | {statistics.median(ms):.3f} | {min(ms):.3f} | {max(ms):.3f} |")
+    lines.append("")
     for name in CONTENDERS:
         if name.startswith("aiolambda"):
-            ratios = [r / a for a, r in zip(figures[name], ric, strict=True)]
-            print(
-                f"awslambdaric / {name}: {statistics.median(ratios):.2f}x "
+            ratios = [a / r for a, r in zip(figures[name], figures[RIC], strict=True)]
+            lines.append(
+                f"{name} / awslambdaric: {statistics.median(ratios):.2f}x "
                 "(median of per-repetition ratios)"
             )
+    print("\n".join(lines))
+    return lines, {name: [v * 1000 for v in values] for name, values in figures.items()}
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--settle-ms", type=int, default=50)
+    parser.add_argument(
+        "--write", action="store_true", help="write benchmarks/results/snapstart.{md,json}"
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.reps, args.settle_ms))
+    import _harness as h
+
+    meta = h.start_meta()
+    lines, ms = asyncio.run(main(args.reps, args.settle_ms))
+    if args.write:
+        h.write_results(
+            "snapstart", "SnapStart: restore to the first /next", meta, lines, {"ms": ms}
+        )

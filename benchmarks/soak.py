@@ -5,6 +5,7 @@ Usage::
     python benchmarks/soak.py                      # 1 000 000 invocations, lean transport
     python benchmarks/soak.py -n 200000 --transport aiohttp --json out.json
     python benchmarks/soak.py -n 200000 --sync     # a sync handler in a worker thread
+    python benchmarks/soak.py --write              # also benchmarks/results/soak.{md,json}
 
 A minimal Runtime API in this process (a raw ``asyncio.Protocol`` on 127.0.0.1) hands
 out ``n`` invocations with fresh request ids and checks every answer: the right body,
@@ -383,7 +384,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-object-growth", type=int, default=20)
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds")
     parser.add_argument("--json", help="write the full report (with every sample) here")
+    parser.add_argument(
+        "--write", action="store_true", help="write benchmarks/results/soak.{md,json}"
+    )
     args = parser.parse_args(argv)
+    import sys
+
+    sys.path.insert(1, os.path.dirname(os.path.abspath(__file__)))
+    import _harness as h  # here, not at the top: the child imports this module as its handler
+
+    meta = h.start_meta(h.command_line(["soak.py", *(sys.argv[1:] if argv is None else argv)]))
     warmup = args.warmup if args.warmup is not None else max(args.n // 10, args.every)
     try:
         import uvloop
@@ -412,11 +422,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
-    print(json.dumps(summary(report), indent=1))
-    for problem in problems:
-        print(f"FAIL {problem}")
+    headline = summary(report)
+    lines = ["| figure | value |", "|---|---|"]
+    lines += [f"| {key} | {value} |" for key, value in headline.items()]
+    lines += ["", *(f"FAIL {problem}" for problem in problems)]
     if not problems:
-        print("PASS every invocation answered exactly once; no growth after warm-up")
+        lines.append("PASS every invocation answered exactly once; no growth after warm-up")
+    print(json.dumps(headline, indent=1))
+    print("\n".join(lines[len(headline) + 3 :]))
+    if args.write:
+        h.write_results("soak", "Soak: one runtime process, nothing leaked", meta, lines, report)
     return 1 if problems else 0
 
 

@@ -14,13 +14,14 @@ compares with the buffered rows' MB/s) and as the runtime's peak RSS, which show
 body is never held whole. Repetitions alternate the modes; figures are medians;
 ratios are streamed / buffered, per repetition, then the median.
 
-    python benchmarks/streaming.py [--reps 5] [--big-mb 100] [--chunk-kib 64]
+    python benchmarks/streaming.py [--reps 5] [--big-mb 100] [--chunk-kib 64] [--write]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import statistics
 import sys
 import time
@@ -96,7 +97,9 @@ def row(name: str, samples: list[Sample]) -> str:
     return f"| {name} | {ttfb:.2f} | {total:.1f} | {rate:.0f} | {cpu_per_mb:.2f} |"
 
 
-async def main(reps: int, big_mb: float, chunk_kib: int, sizes_mb: list[float]) -> None:
+async def main(
+    reps: int, big_mb: float, chunk_kib: int, sizes_mb: list[float]
+) -> tuple[list[str], dict[str, object]]:
     chunk = chunk_kib * 1024
     # (label, size, pause per chunk in ms)
     cases = [(f"{mb:g} MB", int(mb * MB), 0.0) for mb in sizes_mb]
@@ -121,28 +124,41 @@ async def main(reps: int, big_mb: float, chunk_kib: int, sizes_mb: list[float]) 
         big_samples = [await one(emu, "streamed", big, chunk, 0) for _ in range(max(1, reps // 2))]
         rss_after_big = peak_rss_mb(emu.pid)
 
-    print(
+    lines = [
         f"runtime child: python -m aiolambda (uvloop, lean); {chunk_kib} KiB chunks; "
-        f"{reps} alternating repetitions; medians\n"
-    )
-    print("| response | TTFB ms | total ms | MB/s | runtime CPU ms/MB |")
-    print("|---|---:|---:|---:|---:|")
+        f"{reps} alternating repetitions; medians",
+        "",
+        "| response | TTFB ms | total ms | MB/s | runtime CPU ms/MB |",
+        "|---|---:|---:|---:|---:|",
+    ]
     for label, _size, _pause in cases:
-        print(row(f"{label}, buffered", table[(label, "buffered")]))
-        print(row(f"{label}, streamed", table[(label, "streamed")]))
-    print(row(f"{big_mb:g} MB, streamed (alone: over the 6 MB buffered cap)", big_samples))
-    print()
+        lines.append(row(f"{label}, buffered", table[(label, "buffered")]))
+        lines.append(row(f"{label}, streamed", table[(label, "streamed")]))
+    lines += [row(f"{big_mb:g} MB, streamed (alone: over the 6 MB buffered cap)", big_samples), ""]
+    ratios = {}
     for label, _size, _pause in cases:
         pairs = zip(table[(label, "streamed")], table[(label, "buffered")], strict=True)
         ttfb_ratio = statistics.median(s.ttfb_ms / b.ttfb_ms for s, b in pairs)
         pairs = zip(table[(label, "streamed")], table[(label, "buffered")], strict=True)
         rate_ratio = statistics.median(s.mb_per_s / b.mb_per_s for s, b in pairs)
-        print(f"{label}: streamed/buffered TTFB {ttfb_ratio:.3f}x, throughput {rate_ratio:.2f}x")
-    print(
-        f"\nruntime peak RSS (VmHWM): {rss_before_big:.0f} MB after warm-up, "
+        ratios[label] = {"ttfb": ttfb_ratio, "throughput": rate_ratio}
+        lines.append(
+            f"{label}: streamed/buffered TTFB {ttfb_ratio:.3f}x, throughput {rate_ratio:.2f}x"
+        )
+    rss = {"warm": rss_before_big, "after_small": rss_after_small, "after_big": rss_after_big}
+    lines += [
+        "",
+        f"runtime peak RSS (VmHWM): {rss_before_big:.0f} MB after warm-up, "
         f"{rss_after_small:.0f} MB after the {sizes_mb[-1]:g} MB buffered/streamed rows, "
-        f"{rss_after_big:.0f} MB after the {big_mb:g} MB streams"
-    )
+        f"{rss_after_big:.0f} MB after the {big_mb:g} MB streams",
+    ]
+    print("\n".join(lines))
+    samples = {
+        f"{label}, {mode}": [dataclasses.asdict(s) for s in values]
+        for (label, mode), values in table.items()
+    }
+    samples[f"{big_mb:g} MB, streamed"] = [dataclasses.asdict(s) for s in big_samples]
+    return lines, {"samples": samples, "ratios": ratios, "peak_rss_mb": rss}
 
 
 if __name__ == "__main__":
@@ -154,7 +170,15 @@ if __name__ == "__main__":
         "--sizes-mb", type=float, nargs="+", default=[1.0, 5.0],
         help="sizes both paths allow (at most 6 MB)",
     )  # fmt: skip
+    parser.add_argument(
+        "--write", action="store_true", help="write benchmarks/results/streaming.{md,json}"
+    )
     args = parser.parse_args()
     if max(args.sizes_mb) > 6:
         parser.error("buffered responses are capped at 6 MB")
-    asyncio.run(main(args.reps, args.big_mb, args.chunk_kib, args.sizes_mb))
+    import _harness as h
+
+    meta = h.start_meta()
+    lines, data = asyncio.run(main(args.reps, args.big_mb, args.chunk_kib, args.sizes_mb))
+    if args.write:
+        h.write_results("streaming", "Response streaming against buffered", meta, lines, data)

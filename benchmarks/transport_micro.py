@@ -33,6 +33,7 @@ Usage::
     python benchmarks/transport_micro.py --body 1048576 --pairs 300
     python benchmarks/transport_micro.py --loop asyncio --reps 7
     python benchmarks/transport_micro.py --parsers
+    python benchmarks/transport_micro.py --write            # the sizes of docs/transport.md
 """
 
 from __future__ import annotations
@@ -238,7 +239,7 @@ def run_floor(port: int, warmup: int, pairs: int) -> tuple[float, float]:
         sock.close()
 
 
-def bench_transports(args: argparse.Namespace) -> None:
+def bench_transports(args: argparse.Namespace) -> dict[str, dict[str, list[float]]]:
     cpu = args.cpu if args.cpu is not None else min(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {cpu})
     server = subprocess.Popen(
@@ -298,6 +299,7 @@ def bench_transports(args: argparse.Namespace) -> None:
             )
         if args.json:
             Path(args.json).write_text(json.dumps(results, indent=2))
+        return results
     finally:
         assert server.stdin is not None
         server.stdin.close()
@@ -403,13 +405,59 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="subset of: floor lean aiohttp")
     parser.add_argument("--json", help="also write raw per-repetition figures here")
     parser.add_argument("--parsers", action="store_true", help="time the parsers alone")
+    parser.add_argument(
+        "--write",
+        action="store_true",
+        help="sweep the event sizes of docs/transport.md; write benchmarks/results/transport.*",
+    )
     args = parser.parse_args()
     if args.serve:
         serve(args.cpu, args.body)
     elif args.parsers:
         bench_parsers(args)
+    elif args.write:
+        sweep(args)
     else:
         bench_transports(args)
+
+
+# Event size -> timed pairs per repetition (fewer for the large ones: same order of time).
+SWEEP = {30: 3000, 100 * 1024: 1000, 1024 * 1024: 200, 6 * 1024 * 1024: 30}
+
+
+def sweep(args: argparse.Namespace) -> None:
+    """Every size of SWEEP, then benchmarks/results/transport.{md,json} with the header."""
+    sys.path.insert(1, str(Path(__file__).resolve().parent))
+    import _harness as h
+
+    meta = h.start_meta()
+    found = {}
+    for body, pairs in SWEEP.items():
+        args.body, args.pairs = body, pairs
+        found[str(body)] = bench_transports(args)
+    lines = [
+        f"Wall µs per round-trip pair (GET /next + POST /response), median of {args.reps} "
+        f"repetitions in rotated order (x the floor: median of per-repetition ratios); "
+        f"loop {args.loop}, client and mock pinned to one CPU",
+        "",
+        "| event size | pairs per repetition | blocking-socket floor | `lean` | `aiohttp` |",
+        "|---|---|---|---|---|",
+    ]
+    for body, pairs in SWEEP.items():
+        r = found[str(body)]
+
+        def cell(name: str, r: dict[str, dict[str, list[float]]] = r) -> str:
+            wall = statistics.median(r[name]["wall_us_per_pair"])
+            if name == "floor":
+                return f"{wall:.1f}"
+            return f"{wall:.1f} ({statistics.median(r[name]['wall_ratio_to_floor']):.2f}x)"
+
+        lines.append(
+            f"| {len(make_event(body))} B | {pairs} | {cell('floor')} | {cell('lean')} "
+            f"| {cell('aiohttp')} |"
+        )
+    print("\n".join(lines))
+    h.write_results("transport", "Transports: µs per Runtime API round trip", meta, lines, found)
 
 
 if __name__ == "__main__":

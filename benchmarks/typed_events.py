@@ -27,7 +27,7 @@ Usage::
 
     python benchmarks/typed_events.py              # 12 repetitions
     python benchmarks/typed_events.py --quick      # 6 repetitions, fewer calls
-    python benchmarks/typed_events.py --write      # also benchmarks/results/typed-events.md
+    python benchmarks/typed_events.py --write      # also benchmarks/results/typed-events.{md,json}
 """
 
 from __future__ import annotations
@@ -267,9 +267,13 @@ def main() -> None:
     parser.add_argument("--budget", type=float, default=0.05, help="seconds per contender per rep")
     parser.add_argument("--quick", action="store_true", help="6 repetitions, 10 ms each")
     parser.add_argument(
-        "--write", action="store_true", help="write benchmarks/results/typed-events.md"
+        "--write", action="store_true", help="write benchmarks/results/typed-events.{md,json}"
     )
     args = parser.parse_args()
+    sys.path.insert(1, str(ROOT / "benchmarks"))
+    import _harness as h
+
+    meta = h.start_meta()
     reps, budget = (6, 0.01) if args.quick else (args.reps, args.budget)
     lines = [
         f"Typed event decoding, µs per event (median of {reps} alternating repetitions; "
@@ -281,8 +285,10 @@ def main() -> None:
         "|---|---|---|---|---|---|---|---|",
     ]
     print("\n".join(lines), flush=True)
+    data = []
     for row in rows():
         r = measure(row, reps, budget)
+        data.append({"event": row.name, "bytes": len(row.body), **r})
         ref = f"{r['pydantic']:.2f}" if "pydantic" in r else "-"
         ratio = f"{r['typed/pydantic']:.2f}" if "typed/pydantic" in r else "-"
         line = (
@@ -292,9 +298,7 @@ def main() -> None:
         lines.append(line)
         print(line, flush=True)
     if args.write:
-        out = ROOT / "benchmarks" / "results" / "typed-events.md"
-        out.write_text("\n".join(lines) + "\n")
-        print(f"\nwritten to {out.relative_to(ROOT)}")
+        h.write_results("typed-events", "Typed events: decoding cost", meta, lines, data)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import tomllib
@@ -81,7 +82,96 @@ def test_the_link_check_sees_an_ignored_file() -> None:
     assert relative_links("[a](benchmarks/results/x.md) [b](#c) [d](https://e)") == [
         "benchmarks/results/x.md"
     ]
-    assert "benchmarks/results/typed-events.md" not in _tracked()
+    assert "benchmarks/results/quick.md" not in _tracked()
+
+
+# -- performance figures trace to committed results files ----------------------------------
+RESULTS = "benchmarks/results/"
+# The header every results file opens with (benchmarks/_harness.py's header_line, and
+# run.py's and concurrency.py's own): the command, when, which commit, which machine, load.
+HEADER = {
+    "command": r"`python benchmarks/[\w.]+\.py[^`]*`",
+    "commit": r"at commit `[0-9a-f]{7,}",
+    "date": r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC",
+    "machine": r"Python 3\.\d+\.\d+, [^;]+, \d+ vCPUs, Linux \S+",
+    # At the start and the end (concurrency.md of 9c1f0e6 gives only the end; its next run both).
+    "load": r"load average \d+\.\d (?:at the start, \d+\.\d )?at the end",
+}
+META = ("command", "commit", "date", "python", "cpu", "vcpus", "kernel")
+
+
+def results_quoted(text: str) -> list[str]:
+    """The results files ``text`` names (``benchmarks/results/x.md``, ``results/x.{md,json}``)."""
+    names = []
+    for name in re.findall(r"(?<![\w.-])(?:benchmarks/)?results/([\w.{},*-]+\w)", text):
+        stem, brace, rest = name.partition("{")
+        options, _, tail = rest.partition("}")
+        for option in options.split(",") if brace else [""]:
+            names.append(RESULTS + stem + option + tail)
+    return names
+
+
+def header_problems(name: str, text: str) -> list[str]:
+    """What a results file's opening lines lack of HEADER (markdown) or META (json)."""
+    if name.endswith(".json"):
+        meta = json.loads(text).get("meta", {})
+        return [f"{name}: no meta[{key!r}]" for key in META if meta.get(key) in (None, "")]
+    head = " ".join(text.splitlines()[:4])
+    return [
+        f"{name}: no {what} in its header" for what, rx in HEADER.items() if not re.search(rx, head)
+    ]
+
+
+def test_every_results_file_the_docs_quote_is_committed() -> None:
+    """A figure traces to a results file only if the file is in the repository."""
+    tracked = _tracked()
+    docs = [README, *sorted((REPO / "docs").glob("*.md"))]
+    missing = [
+        f"{doc.relative_to(REPO)}: {name}"
+        for doc in docs
+        for name in results_quoted(doc.read_text())
+        if name not in tracked
+    ]
+    assert not missing, "\n".join(missing)
+
+
+def test_every_committed_results_file_says_where_it_comes_from() -> None:
+    committed = sorted(
+        n for n in _tracked() if n.startswith(RESULTS) and n.endswith((".md", ".json"))
+    )
+    assert committed, "no committed results file"
+    problems = [p for n in committed for p in header_problems(n, (REPO / n).read_text())]
+    assert not problems, "\n".join(problems)
+
+
+def test_the_results_checks_see_what_they_are_meant_to() -> None:
+    """The two checks above fail on an uncommitted quote and on a header that lacks a part."""
+    assert results_quoted("see `benchmarks/results/soak.md`, results/cold_start.{md,json}.") == [
+        "benchmarks/results/soak.md",
+        "benchmarks/results/cold_start.md",
+        "benchmarks/results/cold_start.json",
+    ]
+    assert results_quoted("writes to `benchmarks/results/` and ../results/x.md") == [
+        "benchmarks/results/x.md"
+    ]
+    good = (
+        "# t\n\n`python benchmarks/x.py --write` at commit `0123456789ab` on 2026-12-08 02:10 UTC; "
+        "Python 3.11.7, AMD EPYC, 2 vCPUs, Linux 6.1; load average 1.2 at the start, 2.0 at "
+        "the end.\n"
+    )
+    assert header_problems("x.md", good) == []
+    assert header_problems("x.md", good.replace("at commit `0123456789ab` ", "")) == [
+        "x.md: no commit in its header"
+    ]
+    assert header_problems("x.md", good.replace("load average", "load")) == [
+        "x.md: no load in its header"
+    ]
+    assert header_problems("x.md", "FastAPI GET /items, 2000 requests per run\n") != []
+    meta = {key: "1" for key in META}
+    assert header_problems("x.json", json.dumps({"meta": meta})) == []
+    assert header_problems("x.json", json.dumps({"meta": meta | {"commit": ""}})) == [
+        "x.json: no meta['commit']"
+    ]
 
 
 def test_the_dockerfile_in_the_docs_is_the_example_s() -> None:
