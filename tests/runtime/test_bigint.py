@@ -180,3 +180,11 @@ def test_long_digit_runs_that_are_not_big_integers(pad: int) -> None:
         if flagged is not None:
             assert may_hold_big_int(body) is flagged, body
     assert type(decode_event(b"[" + run + b"e5]", p.CT_JSON)[0]) is float
+
+
+@pytest.mark.parametrize("token", _SHORTEST_BIG)
+def test_big_integers_across_the_end_of_the_first_sampled_4_kib(token: bytes) -> None:
+    for start in range(4060, 4110):
+        body = b"[" + b" " * (start - 1) + token + b"]"
+        assert may_hold_big_int(body), start
+        assert same(decode_event(body, p.CT_JSON), json.loads(body)), start
