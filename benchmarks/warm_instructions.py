@@ -6,7 +6,7 @@ difference of the two totals over the difference of the counts is what one more
 warm invocation costs it, start-up cancelled out. Ratios are to the floor with orjson
 (``floor_client.py --orjson``: receive, decode, call, encode, send and nothing else).
 
-    python benchmarks/warm_instructions.py [--small 100] [--large 1100] [--size tiny]
+    python benchmarks/warm_instructions.py [--small 100] [--large 1100] [--size tiny|kinesis100|...]
 """
 
 from __future__ import annotations
@@ -62,14 +62,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--small", type=int, default=100)
     parser.add_argument("--large", type=int, default=1100)
-    parser.add_argument("--size", default="tiny", choices=[s.key for s in h.SIZES])
+    parser.add_argument("--size", default="tiny", choices=list(h.SIZE_BY_KEY))
     parser.add_argument("--contenders", nargs="*", default=list(CONTENDERS))
     args = parser.parse_args(argv)
-    size = next(s for s in h.SIZES if s.key == args.size)
+    size = h.SIZE_BY_KEY[args.size]
     per_inv: dict[str, float] = {}
     with (
         tempfile.TemporaryDirectory(prefix="aiolambda-warm-") as scratch,
-        h.EventFile(h.make_event(size.nbytes)) as event,
+        h.EventFile(size.event()) as event,
     ):
         for key in args.contenders:
             if reason := h.CONTENDER_BY_KEY[key].available():

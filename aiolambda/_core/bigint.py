@@ -9,7 +9,8 @@ them exact, and a silently rounded id or amount is lost data, so:
   body; an integer token cannot be followed by ``.`` or ``e`` (that makes it a float),
   nor by ``"``. :func:`may_hold_big_int` first samples every 9th byte for a run of 19
   digits (which always covers two neighbouring samples): nearly every event has none
-  and costs one strided copy and one ``translate`` of a ninth of its bytes. Only when
+  and costs one strided copy and one ``translate`` of a ninth of its bytes (the first
+  4 KiB first: a stream event shows a run there and skips sampling the rest). Only when
   it has one, the body is mapped to three classes (digit, token end, anything else) and
   searched for 19 digits followed by a token end. The digit runs of realistic events
   (Kinesis and DynamoDB Streams sequence numbers, ``shardId-…:<sequence number>`` event
@@ -35,6 +36,7 @@ _STRIDE: Final = (_LONGEST_SAFE_RUN + 1) // 2  # 9: a 19-digit run covers two sa
 _CLASSES: Final = bytes(
     0x30 if 0x30 <= b <= 0x39 else 0x2C if b in b",]} \t\n\r" else 0x2E for b in range(256)
 )
+_PROBE: Final = 455 * _STRIDE  # 4095 bytes, a whole number of samples
 _LONG_RUN: Final = b"0" * (_LONGEST_SAFE_RUN + 1)
 _LONG_TOKEN_END: Final = _LONG_RUN + b","
 _INT64_MIN: Final = -(2**63)
@@ -48,12 +50,23 @@ def may_hold_big_int(body: bytes) -> bool:
     when a run of 19 digits inside a string is followed by a character that could
     end a number (rare in events; that body is then decoded exactly, not wrongly).
     """
-    at = body[::_STRIDE].translate(_CLASSES).find(b"00")
+    # Stream events (Kinesis, DynamoDB Streams) show a long run in their first record:
+    # sample that much first, and skip sampling the rest when it has one.
+    at = body[:_PROBE:_STRIDE].translate(_CLASSES).find(b"00")
     if at < 0:
-        return False
+        if len(body) <= _PROBE:
+            return False
+        # From the last sample of the probe on, so a run across its end is seen.
+        at = body[_PROBE - _STRIDE :: _STRIDE].translate(_CLASSES).find(b"00")
+        if at < 0:
+            return False
+        at += _PROBE // _STRIDE - 1
     # No run of 19 digits starts before the first pair of digit samples' predecessor.
-    classes = body[max(0, (at - 1) * _STRIDE) :].translate(_CLASSES)
-    return classes.find(_LONG_TOKEN_END) >= 0 or classes.endswith(_LONG_RUN)
+    # A bytearray's translate has no "anything changed?" test per byte: ~20 % faster.
+    classes = bytearray(memoryview(body)[max(0, (at - 1) * _STRIDE) :]).translate(_CLASSES)
+    # rfind: CPython searches backwards with a simpler loop than its forwards two-way
+    # search, ~40 % faster on the long runs of stream events (timed, not instructions).
+    return classes.endswith(_LONG_RUN) or classes.rfind(_LONG_TOKEN_END) >= 0
 
 
 def exact_loads(body: bytes) -> Any:

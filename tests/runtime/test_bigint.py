@@ -142,3 +142,49 @@ def test_nan_and_infinity_are_refused_on_both_paths(constant: bytes, big: bytes)
     with pytest.raises(RuntimeFault) as caught:
         decode_event(body, p.CT_JSON)
     assert caught.value.error_type == p.UNMARSHAL_ERROR
+
+
+# Every offset of a shortest big integer relative to the every-9th-byte sample and to
+# where the second look starts (a run of 20 digits covers only two samples).
+_SHORTEST_BIG = [b"18446744073709551616", b"-9223372036854775809", b"99999999999999999999"]
+
+
+@pytest.mark.parametrize("token", _SHORTEST_BIG)
+@pytest.mark.parametrize("pad", range(20))
+def test_shortest_big_integers_are_exact_at_every_offset(token: bytes, pad: int) -> None:
+    for body in (
+        b"[" + b" " * pad + token + b"]",
+        b'{"s":"' + b"x" * pad + b'", "n":' + token + b"}",
+        b"\n" * pad + token,  # the whole event, ended by the body's end
+        b"\t" * pad + token + b"\r\n",
+        b'["' + b"1" * 40 + b'",' + b" " * pad + token + b"]",  # a string run first
+    ):
+        assert same(decode_event(body, p.CT_JSON), json.loads(body)), body
+        assert may_hold_big_int(body), body
+
+
+@pytest.mark.parametrize("pad", range(20))
+def test_long_digit_runs_that_are_not_big_integers(pad: int) -> None:
+    run = b"1234567890" * 3
+    cases = {
+        b'["' + b" " * pad + run + b'"]': False,  # inside a string, ended by its quote
+        b'{"id":"' + b"a" * pad + b":" + run + b'"}': False,  # an ARN-like id
+        b"[" + b" " * pad + run + b"e5]": None,  # exponent: a float either way
+        b"[" + b" " * pad + b"-" + run + b".5]": None,  # long mantissa: a float
+        b"[" + b" " * pad + b"0." + run + b"]": None,
+        b'["' + b" " * pad + run + b', x"]': True,  # text that only looks like one
+    }
+    for body, flagged in cases.items():
+        decoded = decode_event(body, p.CT_JSON)
+        assert same(decoded, json.loads(body)), body
+        if flagged is not None:
+            assert may_hold_big_int(body) is flagged, body
+    assert type(decode_event(b"[" + run + b"e5]", p.CT_JSON)[0]) is float
+
+
+@pytest.mark.parametrize("token", _SHORTEST_BIG)
+def test_big_integers_across_the_end_of_the_first_sampled_4_kib(token: bytes) -> None:
+    for start in range(4060, 4110):
+        body = b"[" + b" " * (start - 1) + token + b"]"
+        assert may_hold_big_int(body), start
+        assert same(decode_event(body, p.CT_JSON), json.loads(body)), start
