@@ -223,9 +223,9 @@ class RuntimeAPIClient:
     ) -> HttpResponse:
         # A POST that may have reached Lambda is retried too: if it had been taken,
         # the retry gets 400 (already answered) and nothing is answered twice.
-        self._ahead = False  # another request drops a GET sent ahead (see LeanConnection)
         for attempt in range(MAX_ATTEMPTS):
-            pipelined = then_next and self._pipeline.on and self._lean is not None
+            # Not while a GET sent ahead is unanswered: that one is the next /next.
+            pipelined = then_next and self._pipeline.on and self._lean and not self._ahead
             try:
                 if pipelined and self._lean is not None:
                     response = await self._lean.request(

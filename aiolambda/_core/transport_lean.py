@@ -237,10 +237,14 @@ class LeanConnection:
             raise RuntimeError("concurrent request() calls on one Connection")
         if self._ahead is not None:
             # A request while a GET sent ahead is unanswered (an answer refused with 413,
-            # re-posted as an error): behind that long poll it would wait forever. The GET
-            # has no event yet (Lambda hands out the next one only once this invocation is
-            # settled), so a fresh connection loses nothing.
-            self._abandon_ahead()
+            # re-posted as an error): behind that long poll it would wait forever, and
+            # dropping the GET could drop an event handed to it. So it goes on a
+            # connection of its own, and the GET keeps its place.
+            aside = LeanConnection(self._host, self._port)
+            try:
+                return await aside.request(method, path, body, headers)
+            finally:
+                await aside.close()
         first, rest = self._encoder.encode(method, path, body, headers)
         follow = self._encoder.encode("GET", ahead, b"", ())[0] if ahead is not None else b""
         self._busy = True
