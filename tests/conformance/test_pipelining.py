@@ -67,4 +67,5 @@ def test_each_answer_carries_the_next_get_on_one_connection(rie: Path) -> None:
 def test_the_switch_turns_it_off(rie: Path) -> None:
     proxy = _run(rie, AIOLAMBDA_PIPELINE="0")
     assert proxy.pipelined() == []
-    assert len([r for r in proxy.requests() if r[1] == p.NEXT_PATH]) == N + 1
+    # One GET per invocation; the one after the last answer may not be out yet.
+    assert len([r for r in proxy.requests() if r[1] == p.NEXT_PATH]) in (N, N + 1)
