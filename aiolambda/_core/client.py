@@ -225,7 +225,7 @@ class RuntimeAPIClient:
         # the retry gets 400 (already answered) and nothing is answered twice.
         for attempt in range(MAX_ATTEMPTS):
             # Not while a GET sent ahead is unanswered: that one is the next /next.
-            pipelined = then_next and self._pipeline.on and self._lean and not self._ahead
+            pipelined = then_next and self._pipeline.on and not self._ahead
             try:
                 if pipelined and self._lean is not None:
                     response = await self._lean.request(
