@@ -225,17 +225,15 @@ class RuntimeAPIClient:
         # the retry gets 400 (already answered) and nothing is answered twice.
         for attempt in range(MAX_ATTEMPTS):
             # Not while a GET sent ahead is unanswered: that one is the next /next.
-            pipelined = then_next and self._pipeline.on and not self._ahead
+            lean = self._lean if then_next and self._pipeline.on and not self._ahead else None
             try:
-                if pipelined and self._lean is not None:
-                    response = await self._lean.request(
-                        method, path, body, headers, ahead=p.NEXT_PATH
-                    )
+                if lean is not None:
+                    response = await lean.request(method, path, body, headers, ahead=p.NEXT_PATH)
                     self._ahead = True
                     return response
                 return await self._conn.request(method, path, body, headers)
             except TransportError as exc:
-                if pipelined and exc.sent:
+                if lean is not None and exc.sent:
                     # Perhaps a server that hangs up on a second request in one write.
                     self._pipeline.refuse(str(exc))
                 if attempt + 1 == MAX_ATTEMPTS:
