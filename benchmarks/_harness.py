@@ -215,6 +215,13 @@ CONTENDERS: tuple[Contender, ...] = (
 # Not in the main table: yardsticks for the per-phase analysis.
 EXTRA_CONTENDERS: tuple[Contender, ...] = (
     Contender(
+        "aiolambda_nopipe",
+        "aiolambda (lean transport), AIOLAMBDA_PIPELINE=0",
+        (PYTHON, *AIOLAMBDA),
+        env={"AIOLAMBDA_PIPELINE": "0"},
+        needs="aiolambda.__main__",
+    ),
+    Contender(
         "async_floor",
         "asyncio floor: uvloop Protocol + orjson, a poller awaiting futures",
         (PYTHON, str(HERE / "async_floor_client.py")),

@@ -20,12 +20,14 @@ from aiolambda._core.exchange import (
     MAX_ATTEMPTS,
     InvalidInvocation,
     Invocation,
+    Pipelining,
     backoff,
     parse_invocation,
     settle,
     snippet,
 )
 from aiolambda._core.transport import Connection, HttpResponse, TransportError
+from aiolambda._core.transport_lean import LeanConnection
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterable, Callable, Sequence
@@ -38,20 +40,41 @@ log = logging.getLogger("aiolambda")
 class RuntimeAPIClient:
     """``/next``, ``/response``, ``/error`` and ``/init/error`` over one connection.
 
-    Use one client per poller: a connection carries one request at a time.
+    Use one client per poller: a connection carries one request at a time. With
+    ``pipeline`` on and a lean connection, an answer posted with ``then_next`` carries
+    ``GET /next`` in the same write, and :meth:`next_invocation` takes its response.
     """
 
-    __slots__ = ("_conn", "_redact")
+    __slots__ = ("_ahead", "_conn", "_lean", "_pipeline", "_redact")
 
-    def __init__(self, conn: Connection, redact: Redactor = NO_REDACTION) -> None:
+    def __init__(
+        self,
+        conn: Connection,
+        redact: Redactor = NO_REDACTION,
+        pipeline: Pipelining | None = None,
+    ) -> None:
         self._conn = conn
         self._redact = redact
+        self._lean = conn if isinstance(conn, LeanConnection) else None
+        self._pipeline = pipeline or Pipelining(False)
+        self._ahead = False  # a GET /next went out with the last answer
 
     def _snippet(self, body: bytes) -> str:
         return snippet(body, self._redact)
 
     async def next_invocation(self) -> HttpResponse:
         """Long-poll for the next event; never times out (the process may be frozen)."""
+        if self._ahead and self._lean is not None:
+            self._ahead = False
+            try:
+                response = await self._lean.response_ahead()
+            except TransportError as exc:
+                self._pipeline.refuse(str(exc))
+            else:
+                if response.status == p.STATUS_OK:
+                    return response
+                # No event came with it, so asking again takes nothing twice.
+                self._pipeline.refuse(f"/next sent ahead answered {response.status}")
         response = await self._request("GET", p.NEXT_PATH, b"", ())
         if response.status == p.STATUS_OK:
             return response
@@ -60,12 +83,19 @@ class RuntimeAPIClient:
             "the environment cannot serve invocations"
         )
 
-    async def post_response(self, inv: Invocation, body: bytes, content_type: str) -> int:
-        """Post a handler's result; returns the status Lambda gave."""
+    async def post_response(
+        self, inv: Invocation, body: bytes, content_type: str, *, then_next: bool = False
+    ) -> int:
+        """Post a handler's result; returns the status Lambda gave.
+
+        ``then_next``: the caller's next call is :meth:`next_invocation`, so ``GET /next``
+        may go out with this answer.
+        """
         headers = [("Content-Type", content_type)]
         if inv.invocation_id is not None:
             headers.append((p.H_INVOCATION_ID, inv.invocation_id))
-        response = await self._request("POST", p.response_path(inv.request_id), body, headers)
+        path = p.response_path(inv.request_id)
+        response = await self._request("POST", path, body, headers, then_next)
         return self._settle(inv.request_id, "response", response)
 
     async def post_stream(
@@ -113,14 +143,20 @@ class RuntimeAPIClient:
         finally:
             await self._conn.close()
 
-    async def post_error(self, inv: Invocation, report: ErrorReport) -> int:
-        """Post a structured error for an invocation; returns the status Lambda gave."""
+    async def post_error(
+        self, inv: Invocation, report: ErrorReport, *, then_next: bool = False
+    ) -> int:
+        """Post a structured error for an invocation; returns the status Lambda gave.
+
+        ``then_next`` as for :meth:`post_response`.
+        """
         headers = [("Content-Type", p.CT_JSON), (p.H_ERROR_TYPE, report.header_type)]
         if report.xray_cause is not None:
             headers.append((p.H_XRAY_ERROR_CAUSE, report.xray_cause.decode("ascii")))
         if inv.invocation_id is not None:
             headers.append((p.H_INVOCATION_ID, inv.invocation_id))
-        response = await self._request("POST", p.error_path(inv.request_id), report.body(), headers)
+        path = p.error_path(inv.request_id)
+        response = await self._request("POST", path, report.body(), headers, then_next)
         return self._settle(inv.request_id, "error", response)
 
     async def post_init_error(self, report: ErrorReport) -> int:
@@ -183,13 +219,23 @@ class RuntimeAPIClient:
         path: str,
         body: bytes,
         headers: list[tuple[str, str]] | tuple[()],
+        then_next: bool = False,
     ) -> HttpResponse:
         # A POST that may have reached Lambda is retried too: if it had been taken,
         # the retry gets 400 (already answered) and nothing is answered twice.
         for attempt in range(MAX_ATTEMPTS):
+            # Not while a GET sent ahead is unanswered: that one is the next /next.
+            lean = self._lean if then_next and self._pipeline.on and not self._ahead else None
             try:
+                if lean is not None:
+                    response = await lean.request(method, path, body, headers, ahead=p.NEXT_PATH)
+                    self._ahead = True
+                    return response
                 return await self._conn.request(method, path, body, headers)
             except TransportError as exc:
+                if lean is not None and exc.sent:
+                    # Perhaps a server that hangs up on a second request in one write.
+                    self._pipeline.refuse(str(exc))
                 if attempt + 1 == MAX_ATTEMPTS:
                     raise RuntimeAPIError(
                         f"{method} {path}: Runtime API unreachable after {MAX_ATTEMPTS} "

@@ -280,7 +280,7 @@ class ResponseParser:
 
         A Runtime API response (``/next`` or a 202) almost always arrives in one read,
         with header names seen before. Anything less plain (partial data, 1xx, chunked,
-        ``Connection``, repeated or new header names, extra bytes) returns None without
+        ``Connection``, repeated or new header names) returns None without
         touching the parser's state, and the general path decides, so this path accepts
         nothing the general one would refuse.
         """
@@ -314,11 +314,16 @@ class ResponseParser:
         if length is None or not (length.isdigit() and length.isascii()) or len(length) > 18:
             return None
         start = end + 4
-        if len(data) - start != int(length):
+        size = int(length)
+        if len(data) - start < size:
             return None
         self._state = _DONE
         self._status = status
         self._headers = fields
+        if len(data) - start > size:
+            # The start of the next response (pipelined requests), kept for it.
+            self.trailing = data[start + size :]
+            return HttpResponse(status, fields, data[start : start + size])
         return HttpResponse(status, fields, data[start:])
 
     def feed_eof(self) -> HttpResponse:

@@ -18,7 +18,7 @@ from aiolambda._core import protocol as p
 from aiolambda._core.client import RuntimeAPIClient
 from aiolambda._core.config import RuntimeConfig
 from aiolambda._core.errors import ErrorReport, RuntimeAPIError, RuntimeFault, from_fault
-from aiolambda._core.exchange import InvalidInvocation, Invocation, parse_invocation
+from aiolambda._core.exchange import InvalidInvocation, Invocation, Pipelining, parse_invocation
 from aiolambda._core.hooks import run_shutdown_hooks
 from aiolambda._core.invocation import Invoker, Outcome
 from aiolambda._core.logs import LogSink
@@ -62,6 +62,9 @@ class Runtime:
         self._rescued: set[str] = set()
         self._rescues: set[asyncio.Task[None]] = set()
         self._exit_code = EXIT_OK
+        # One switch for every poller: a Runtime API that refuses pipelining once is
+        # spoken to one request at a time from then on.
+        self._pipeline = Pipelining(config.pipeline)
         # SnapStart's restore flow: after extensions register, before the first /next;
         # it returns an exit code, 0 to go on polling.
         self._on_init_complete = on_init_complete
@@ -190,7 +193,7 @@ class Runtime:
             await client.close()
 
     async def _poll(self) -> None:
-        client = RuntimeAPIClient(self._connect(), self._sink.redact)
+        client = RuntimeAPIClient(self._connect(), self._sink.redact, self._pipeline)
         task = asyncio.current_task()
         assert task is not None
         try:
@@ -217,7 +220,9 @@ class Runtime:
                     # Runtime.ExitError. Others in flight finish first.
                     self.stop(outcome.status)
                     break
-                await self._answer(client, invocation, outcome)
+                # GET /next goes out with the answer unless this poller retires after it.
+                then_next = not self._invoker.unreclaimable and not self._stopping.is_set()
+                await self._answer(client, invocation, outcome, then_next=then_next)
                 leave()
                 if self._invoker.unreclaimable:
                     log.error("a handler outlived its timeout and cannot be stopped; restarting")
@@ -231,9 +236,16 @@ class Runtime:
         finally:
             await client.close()
 
-    async def _answer(self, client: RuntimeAPIClient, inv: Invocation, outcome: Outcome) -> None:
+    async def _answer(
+        self,
+        client: RuntimeAPIClient,
+        inv: Invocation,
+        outcome: Outcome,
+        *,
+        then_next: bool = False,
+    ) -> None:
         try:
-            await self._post_outcome(client, inv, outcome)
+            await self._post_outcome(client, inv, outcome, then_next)
         except (RuntimeAPIError, asyncio.CancelledError):
             raise
         except Exception:
@@ -243,19 +255,21 @@ class Runtime:
             await client.post_error(inv, from_fault(fault, inv.request_id))
 
     async def _post_outcome(
-        self, client: RuntimeAPIClient, inv: Invocation, outcome: Outcome
+        self, client: RuntimeAPIClient, inv: Invocation, outcome: Outcome, then_next: bool
     ) -> None:
         if isinstance(outcome, Stream):
             await self._post_stream(client, inv, outcome)
             return
         if isinstance(outcome, Response):
             if len(outcome.body) <= p.MAX_PAYLOAD_BYTES:
-                status = await client.post_response(inv, outcome.body, outcome.content_type)
+                status = await client.post_response(
+                    inv, outcome.body, outcome.content_type, then_next=then_next
+                )
                 if status != p.STATUS_PAYLOAD_TOO_LARGE:
                     return
             outcome = too_large(inv, len(outcome.body))
         self._log_error(outcome)
-        await client.post_error(inv, outcome)
+        await client.post_error(inv, outcome, then_next=then_next)
 
     async def _post_stream(self, client: RuntimeAPIClient, inv: Invocation, stream: Stream) -> None:
         def trailers() -> list[tuple[str, str]]:

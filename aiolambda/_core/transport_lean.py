@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import select
 import socket
+from collections import deque
 from typing import TYPE_CHECKING, cast
 
 from aiolambda import __version__
@@ -31,14 +32,21 @@ _HAS_POLL = hasattr(select, "poll")
 
 
 class _ClientProtocol(asyncio.Protocol):
-    """One TCP connection; carries one request at a time."""
+    """One TCP connection; carries one request at a time, or two when pipelined.
+
+    Responses are matched to requests in order (a FIFO of waiters); bytes after one
+    response feed the parser of the next. ``_behind`` counts the bytes written after the
+    oldest outstanding request (a ``GET`` sent ahead): unsent bytes beyond those when its
+    response arrives mean the server answered before reading the whole request.
+    """
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self.transport: asyncio.Transport | None = None
         self.closed = False
         self._parser = ResponseParser()
-        self._waiter: asyncio.Future[HttpResponse] | None = None
+        self._waiters: deque[asyncio.Future[HttpResponse]] = deque()
+        self._behind = 0
         self._lost: asyncio.Future[None] = loop.create_future()
         self._drain: asyncio.Future[None] | None = None
         self._paused = False
@@ -58,52 +66,69 @@ class _ClientProtocol(asyncio.Protocol):
                 self._poller.register(sock.fileno(), select.POLLIN)
 
     def data_received(self, data: bytes) -> None:
-        waiter = self._waiter
-        if waiter is None or waiter.done():
-            # Bytes nobody asked for: the stream is out of step with our requests.
-            self.drop()
-            return
-        try:
-            response = self._parser.feed(data)
-        except HttpParseError as exc:
-            self.drop()
-            _fail(waiter, f"invalid HTTP response from the Runtime API: {exc}", exc)
-            return
-        if response is None:
-            return
-        parser = self._parser
-        transport = self.transport
-        if (
-            parser.trailing
-            or not parser.keep_alive
-            or (transport is not None and transport.get_write_buffer_size())
-        ):
-            # Trailing bytes are unsolicited (we never pipeline); an unsent request body
-            # after the answer (e.g. an early 413) leaves the stream mid-request.
-            self.drop()
-        waiter.set_result(response)
+        waiters = self._waiters
+        while True:
+            if not waiters:
+                # Bytes nobody asked for: the stream is out of step with our requests.
+                self.drop()
+                return
+            try:
+                response = self._parser.feed(data)
+            except HttpParseError as exc:
+                self.drop()
+                self._fail_all(f"invalid HTTP response from the Runtime API: {exc}", exc)
+                return
+            if response is None:
+                return
+            parser = self._parser
+            waiter = waiters.popleft()
+            transport = self.transport
+            if not parser.keep_alive or (
+                transport is not None and transport.get_write_buffer_size() > self._behind
+            ):
+                # Connection: close, or an answer before the request was all sent (e.g.
+                # an early 413): the stream is done or mid-request. A request queued
+                # behind was never read by the server (see LeanConnection.request).
+                self.drop()
+                data = b""
+            else:
+                data = parser.trailing
+                self._parser = ResponseParser()
+            self._behind = 0
+            if not waiter.done():
+                waiter.set_result(response)
+            if not data:
+                return
 
     def eof_received(self) -> bool:
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            try:
-                waiter.set_result(self._parser.feed_eof())
-            except HttpParseError as exc:
-                _fail(waiter, f"Runtime API closed the connection: {exc}", exc)
+        waiters = self._waiters
+        if waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                try:
+                    waiter.set_result(self._parser.feed_eof())
+                except HttpParseError as exc:
+                    _fail(waiter, f"Runtime API closed the connection: {exc}", exc)
+            self._fail_all("Runtime API closed the connection before answering", None)
         self.closed = True
         return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            reason = f": {exc}" if exc is not None else ""
-            _fail(waiter, f"connection to the Runtime API lost{reason}", exc)
+        reason = f": {exc}" if exc is not None else ""
+        self._fail_all(f"connection to the Runtime API lost{reason}", exc)
         drain = self._drain
         if drain is not None and not drain.done():
             drain.set_result(None)
         if not self._lost.done():
             self._lost.set_result(None)
+
+    def _fail_all(self, message: str, cause: BaseException | None) -> None:
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                _fail(waiter, message, cause)
 
     def pause_writing(self) -> None:
         self._paused = True
@@ -140,14 +165,14 @@ class _ClientProtocol(asyncio.Protocol):
     async def wait_lost(self) -> None:
         await self._lost
 
-    def begin(self) -> asyncio.Future[HttpResponse]:
-        self._parser = ResponseParser()
+    def begin(self, behind: int = 0) -> asyncio.Future[HttpResponse]:
+        """A waiter for the next request's response; ``behind``: bytes of a request
+        written after it in the same write (it gets its own waiter next)."""
         waiter: asyncio.Future[HttpResponse] = self._loop.create_future()
-        self._waiter = waiter
+        if not self._waiters:
+            self._behind = behind
+        self._waiters.append(waiter)
         return waiter
-
-    def end(self) -> None:
-        self._waiter = None
 
     async def drain(self) -> None:
         """Wait while the transport's write buffer is above its high-water mark."""
@@ -170,10 +195,12 @@ def _fail(waiter: asyncio.Future[HttpResponse], message: str, cause: BaseExcepti
 class LeanConnection:
     """A :class:`aiolambda._core.transport.Connection` on a raw ``asyncio.Protocol``.
 
-    Opened lazily by the first request; reopened by the request after a failure.
+    Opened lazily by the first request; reopened by the request after a failure. It can
+    also pipeline: ``request(..., ahead=path)`` sends ``GET path`` in the same write,
+    and :meth:`response_ahead` returns that ``GET``'s response later.
     """
 
-    __slots__ = ("_busy", "_encoder", "_host", "_port", "_proto")
+    __slots__ = ("_ahead", "_busy", "_encoder", "_host", "_port", "_proto")
 
     def __init__(self, host: str, port: int) -> None:
         self._host = host
@@ -181,6 +208,7 @@ class LeanConnection:
         self._encoder = RequestEncoder(host, port, _USER_AGENT)
         self._proto: _ClientProtocol | None = None
         self._busy = False
+        self._ahead: asyncio.Future[HttpResponse] | None = None
 
     async def request(
         self,
@@ -188,31 +216,92 @@ class LeanConnection:
         path: str,
         body: bytes = b"",
         headers: Sequence[tuple[str, str]] = (),
+        *,
+        ahead: str | None = None,
     ) -> HttpResponse:
-        """Send one request and return the complete response (see ``Connection``)."""
+        """Send one request and return the complete response (see ``Connection``).
+
+        With ``ahead``, ``GET ahead`` follows in the same write (HTTP/1.1 pipelining);
+        await its response with :meth:`response_ahead`. If the connection fails or
+        closes before that ``GET`` is answered, :meth:`response_ahead` raises
+        ``TransportError`` and the ``GET`` is to be sent again: the server did not hand
+        it anything. An HTTP/1.1 server reads and handles one request at a time; one that
+        answers with ``Connection: close`` must not handle a request behind it (RFC 9112,
+        9.6), one that answered before reading all of the first request never parsed the
+        second, and one that closes after the first answer (as a server without
+        keep-alive does) never read the second. A server that read the ``GET`` and then
+        lost the connection before answering is the case of any ``GET /next`` whose
+        connection drops, which the client already sends again.
+        """
         if self._busy:
             raise RuntimeError("concurrent request() calls on one Connection")
+        if self._ahead is not None:
+            # A request while a GET sent ahead is unanswered (an answer refused with 413,
+            # re-posted as an error): behind that long poll it would wait forever, and
+            # dropping the GET could drop an event handed to it. So it goes on a
+            # connection of its own, and the GET keeps its place.
+            aside = LeanConnection(self._host, self._port)
+            try:
+                return await aside.request(method, path, body, headers)
+            finally:
+                await aside.close()
         first, rest = self._encoder.encode(method, path, body, headers)
+        follow = self._encoder.encode("GET", ahead, b"", ())[0] if ahead is not None else b""
         self._busy = True
         try:
             proto = await self._ready()
-            waiter = proto.begin()
+            waiter = proto.begin(len(follow))
+            if follow:
+                self._ahead = proto.begin()
             try:
                 transport = proto.transport
                 assert transport is not None
                 if rest:
-                    transport.writelines((first, rest))
+                    transport.writelines((first, rest, follow) if follow else (first, rest))
                 else:
-                    transport.write(first)
+                    transport.write(first + follow if follow else first)
                 return await waiter
             except BaseException:
                 # Cancelled or failed mid-exchange: the stream position is unknown.
+                self._abandon_ahead()
                 proto.drop()
                 raise
-            finally:
-                proto.end()
         finally:
             self._busy = False
+
+    async def response_ahead(self) -> HttpResponse:
+        """The response to the ``GET`` sent by the last ``request(..., ahead=...)``.
+
+        Like any request it raises ``TransportError`` when the connection fails first;
+        cancelled, it closes the connection.
+        """
+        waiter = self._ahead
+        if waiter is None:
+            raise RuntimeError("no request was sent ahead")
+        if self._busy:
+            raise RuntimeError("concurrent request() calls on one Connection")
+        self._busy = True
+        try:
+            return await waiter
+        except BaseException:
+            proto = self._proto
+            if proto is not None:
+                proto.drop()
+            raise
+        finally:
+            self._ahead = None
+            self._busy = False
+
+    def _abandon_ahead(self) -> None:
+        waiter = self._ahead
+        if waiter is not None:
+            self._ahead = None
+            # Nobody will await it: no "exception was never retrieved" warning either.
+            if not waiter.cancel() and not waiter.cancelled():
+                waiter.exception()
+            proto = self._proto
+            if proto is not None:
+                proto.drop()
 
     async def request_streaming(
         self,
@@ -231,6 +320,7 @@ class LeanConnection:
         if self._busy:
             raise RuntimeError("concurrent request() calls on one Connection")
         head = self._encoder.head(method, path, headers, None, chunked=True)
+        self._abandon_ahead()
         self._busy = True
         try:
             proto = await self._ready()
@@ -259,13 +349,12 @@ class LeanConnection:
             except BaseException:
                 proto.drop()
                 raise
-            finally:
-                proto.end()
         finally:
             self._busy = False
 
     async def close(self) -> None:
-        """Close the socket (and wait until it is closed)."""
+        """Close the socket (and wait until it is closed); a ``GET`` sent ahead is dropped."""
+        self._abandon_ahead()
         proto = self._proto
         self._proto = None
         if proto is not None:

@@ -12,6 +12,13 @@ only once its whole ``/next`` response has been written without a fault; a ``/ne
 that was cut or reset puts its event back at the head of the queue. The records let
 a test prove that every delivered invocation was answered exactly once.
 
+Pipelining: a request whose bytes were already buffered when the server finished
+reading the one before it (the client wrote it without waiting for that answer) is
+counted in :attr:`FaultServer.pipelined`; ``refuse_pipelining`` plays a server that
+will not have it: ``"close"`` hangs up after answering the first of the two (as a
+server without keep-alive or pipelining does), ``"status"`` answers a pipelined
+``/next`` with ``refuse_status`` instead of an event.
+
 SnapStart: ``GET …/restore/next`` (kind ``restore_next``) is held until the test calls
 :meth:`FaultServer.restore` (``hold_restore=True``) or answered at once; ``POST
 …/restore/error`` (kind ``restore_error``) is taken with 202.
@@ -160,6 +167,9 @@ class FaultServer:
     port: int = 0
     connections: int = 0
     hold_restore: bool = False
+    refuse_pipelining: str = ""  # "", "close" or "status"
+    refuse_status: int = 400
+    pipelined: list[str] = field(default_factory=list)  # kinds of pipelined requests
     restore_arrived: asyncio.Event | None = None
     _restored: asyncio.Event | None = None
     _queue: collections.deque[Event] = field(default_factory=collections.deque)
@@ -281,7 +291,8 @@ class FaultServer:
         self.connections += 1
         conn = self.connections
         try:
-            while await self._exchange(conn, reader, writer):
+            behind = [False]  # whether the next request was buffered before this answer
+            while await self._exchange(conn, reader, writer, behind):
                 pass
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
             pass
@@ -293,13 +304,18 @@ class FaultServer:
                 await writer.wait_closed()
 
     async def _exchange(
-        self, conn: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        conn: int,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        behind: list[bool],
     ) -> bool:
         """Serve one request; False when the connection is finished."""
         try:
             head = await reader.readuntil(b"\r\n\r\n")
         except asyncio.IncompleteReadError:
             return False
+        pipelined, behind[0] = behind[0], False
         lines = head[:-4].decode("latin-1").split("\r\n")
         method, path, _ = lines[0].split(" ", 2)
         headers: dict[str, str] = {}
@@ -307,6 +323,8 @@ class FaultServer:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
         kind, request_id = _classify(method, path)
+        if pipelined:
+            self.pipelined.append(kind)
         self._counts[kind] += 1
         fault = self.faults.get((kind, self._counts[kind])) or self.faults.get((kind, 0))
         action = fault.action if fault is not None else None
@@ -342,6 +360,14 @@ class FaultServer:
             _reset(writer)
             return False
         body = await _read_body(reader, headers, length)
+        # Read before answering: a client that waits for the answer cannot have sent more.
+        behind[0] = bool(reader._buffer)  # type: ignore[attr-defined]  # no public peek
+        if behind[0] and self.refuse_pipelining == "close":
+            fault = Fault("close_after")
+            action = fault.action
+        if pipelined and kind == "next" and self.refuse_pipelining == "status":
+            fault = Fault("status", status=self.refuse_status)
+            action = fault.action
         if action == "reset_before":
             record("dropped", body)
             _reset(writer)

@@ -29,6 +29,24 @@ BARE_LF = b"HTTP/1.1 200 OK\nContent-Length: 2\n\n{}"
 ACCEPTED_THEN_JUNK = b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\nJUNK"
 
 
+_REFUSED_POSTS = {("response", "refused"), ("error", "refused")}
+
+
+def _handed_behind_a_refused_post(server: FaultServer) -> list[str]:
+    """Events delivered to a /next that followed a refused post on the same connection."""
+    delivered = iter(server.delivered)
+    last: dict[int, Any] = {}
+    behind = []
+    for request in server.requests:
+        if request.kind == "next" and request.outcome == "delivered":
+            request_id = next(delivered)
+            previous = last.get(request.conn)
+            if previous is not None and (previous.kind, previous.outcome) in _REFUSED_POSTS:
+                behind.append(request_id)
+        last[request.conn] = request
+    return behind
+
+
 @dataclass(frozen=True)
 class Row:
     """One row of the matrix: faults keyed ``(kind, n)`` (n=0: every one) and the outcome."""
@@ -144,7 +162,14 @@ SETTLED = [
 
 EXITS = [
     Row("next 500", {("next", 1): _f("status", status=500)}, "exit", "/next answered 500"),
-    Row("next 503", {("next", 2): _f("status", status=503)}, "exit", "/next answered 503"),
+    # The 2nd /next went out with the 1st answer (pipelined): refused, it is asked once
+    # more on its own (exchange.Pipelining), and that refusal is the fatal one.
+    Row(
+        "next 503",
+        {("next", 2): _f("status", status=503), ("next", 3): _f("status", status=503)},
+        "exit",
+        "/next answered 503",
+    ),
     Row("next 404", {("next", 1): _f("status", status=404)}, "exit", "/next answered 404"),
     Row(
         "answer 500",
@@ -257,7 +282,12 @@ async def test_fatal_faults_stop_the_runtime_with_exit_code_1(row: Row, transpor
     # Nothing was answered twice, and nothing undelivered was answered.
     assert all(n == 1 for n in server.accepted.values()), server.accepted
     assert set(server.accepted) <= set(server.delivered)
-    assert len(calls) == len(server.delivered)
+    # With pipelining (lean) the /next after a fatal answer is already out; this server
+    # hands it an event (Lambda, whose 5xx means the environment is going away, would
+    # not), and the runtime exits without running it: that one alone is not run.
+    behind = _handed_behind_a_refused_post(server)
+    assert len(behind) <= (1 if transport == "lean" else 0), behind
+    assert len(calls) == len(server.delivered) - len(behind)
     if row.name.endswith("every time"):
         kind = next(iter(row.faults))[0]
         # Bounded: 10 attempts, then exit. aiohttp itself resends an idempotent GET once

@@ -85,3 +85,9 @@ def exits(event: Any, context: Any) -> Any:
 
 def unicode(event: Any, context: Any) -> Any:
     return {"text": "zażółć ✓ 日本", "nan": event.get("nan", 0)}
+
+
+async def echo_or_fail(event: Any, context: Any) -> Any:
+    if event.get("fail"):
+        raise ValueError(f"asked to fail {event['n']}")
+    return {"n": event["n"], "id": context.aws_request_id}
