@@ -62,6 +62,9 @@ class RuntimeConfig(NamedTuple):
     driver: str = "auto"
     """``AIOLAMBDA_DRIVER``: ``auto`` (see ``bootstrap.needs_loop``), ``sync`` (import the
     handler outside a loop and serve it without one when it allows) or ``asyncio``."""
+    pipeline: bool = True
+    """``AIOLAMBDA_PIPELINE``: send ``GET /next`` in the same write as an answer; ``0``
+    sends them one at a time (see ``exchange.Pipelining`` for the fallback)."""
 
     @property
     def runtime_api(self) -> str:
@@ -126,6 +129,7 @@ class RuntimeConfig(NamedTuple):
             sync_threads=_flag(environ, "AIOLAMBDA_SYNC_THREADS"),
             snapstart=snapstart,
             driver=_choice(environ, "AIOLAMBDA_DRIVER", DRIVERS),
+            pipeline=_flag(environ, "AIOLAMBDA_PIPELINE", default=True),
         )
 
 
@@ -162,9 +166,11 @@ def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def _flag(environ: Mapping[str, str], name: str) -> bool:
+def _flag(environ: Mapping[str, str], name: str, *, default: bool = False) -> bool:
     value = environ.get(name, "").strip().lower()
-    if value in ("", "0", "false", "no", "off"):
+    if not value:
+        return default
+    if value in ("0", "false", "no", "off"):
         return False
     if value in ("1", "true", "yes", "on"):
         return True

@@ -33,6 +33,27 @@ def backoff(attempt: int) -> float:
     return min(_FIRST_BACKOFF_S * (1 << (attempt - 2)), _MAX_BACKOFF_S)
 
 
+class Pipelining:
+    """Whether to send ``GET /next`` in the same write as an answer (HTTP/1.1 pipelining).
+
+    One per process, shared by every poller: the first sign that the Runtime API refuses
+    pipelining (it closes the connection after the answer without answering the ``GET``,
+    or answers a ``GET`` sent ahead with anything but 200) turns it off for good; the
+    ``GET`` is then sent again on its own. That retry never takes an event twice: a
+    ``GET`` that got no 200 carried no event.
+    """
+
+    __slots__ = ("on",)
+
+    def __init__(self, on: bool) -> None:
+        self.on = on
+
+    def refuse(self, why: str) -> None:
+        if self.on:
+            self.on = False
+            log.debug("the Runtime API refused a pipelined /next (%s); not pipelining", why)
+
+
 def snippet(body: bytes, redact: Redactor) -> str:
     """The start of an error body for a log line, credentials redacted before the cut."""
     return redact(body[:_SNIPPET_SCAN_BYTES].decode("utf-8", "replace"))[:200]

@@ -88,3 +88,12 @@ def test_unknown_log_level_is_ignored_not_fatal() -> None:
 def test_ipv6_runtime_api() -> None:
     config = RuntimeConfig.from_environ(BASE | {"AWS_LAMBDA_RUNTIME_API": "[::1]:9001"})
     assert (config.runtime_api_host, config.runtime_api_port) == ("::1", 9001)
+
+
+def test_pipelining_is_on_unless_turned_off() -> None:
+    assert RuntimeConfig.from_environ(BASE).pipeline is True
+    for off in ("0", "false", "off"):
+        assert RuntimeConfig.from_environ(BASE | {"AIOLAMBDA_PIPELINE": off}).pipeline is False
+    assert RuntimeConfig.from_environ(BASE | {"AIOLAMBDA_PIPELINE": "1"}).pipeline is True
+    with pytest.raises(ConfigError, match="AIOLAMBDA_PIPELINE"):
+        RuntimeConfig.from_environ(BASE | {"AIOLAMBDA_PIPELINE": "maybe"})
