@@ -280,9 +280,10 @@ class ResponseParser:
 
         A Runtime API response (``/next`` or a 202) almost always arrives in one read,
         with header names seen before. Anything less plain (partial data, 1xx, chunked,
-        ``Connection``, repeated or new header names, extra bytes) returns None without
+        ``Connection``, repeated or new header names) returns None without
         touching the parser's state, and the general path decides, so this path accepts
-        nothing the general one would refuse.
+        nothing the general one would refuse. Bytes after the body (a pipelined
+        response) become :attr:`trailing`, as on the general path.
         """
         end = data.find(b"\r\n\r\n")
         if end < 0 or end > MAX_HEAD_BYTES or not data.startswith(b"HTTP/1.1 "):
@@ -314,11 +315,15 @@ class ResponseParser:
         if length is None or not (length.isdigit() and length.isascii()) or len(length) > 18:
             return None
         start = end + 4
-        if len(data) - start != int(length):
+        stop = start + int(length)
+        if len(data) < stop:
             return None
         self._state = _DONE
         self._status = status
         self._headers = fields
+        if len(data) > stop:  # a pipelined response follows: the next parser's
+            self.trailing = data[stop:]
+            return HttpResponse(status, fields, data[start:stop])
         return HttpResponse(status, fields, data[start:])
 
     def feed_eof(self) -> HttpResponse:

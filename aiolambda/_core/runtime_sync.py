@@ -80,8 +80,15 @@ class Handoff:
         self.result = result
 
 
+# Results no loop is needed for, known by their exact type: no attribute lookup that
+# fails (and raises inside) on every invocation.
+_PLAIN_RESULTS: Final = frozenset({dict, list, str, bytes, int, float, bool, type(None)})
+
+
 def needs_loop_to_finish(result: object) -> bool:
     """An awaitable or a streamed response: only the asyncio driver can finish it."""
+    if type(result) in _PLAIN_RESULTS:
+        return False
     return isinstance(result, (CoroutineType, AsyncGeneratorType, StreamingResponse)) or hasattr(
         type(result), "__await__"
     )
@@ -146,11 +153,23 @@ class Watchdog:
     new point (deadlines usually grow from one invocation to the next).
     """
 
-    __slots__ = ("_at", "_claimed", "_cond", "_inv", "_on_expiry", "_sleeping_until", "_thread")
+    __slots__ = (
+        "_at",
+        "_claimed",
+        "_cond",
+        "_inv",
+        "_lock",
+        "_on_expiry",
+        "_sleeping_until",
+        "_thread",
+    )
 
     def __init__(self, on_expiry: Callable[[Invocation], None]) -> None:
         self._on_expiry = on_expiry
-        self._cond = threading.Condition(threading.Lock())
+        # arm() and disarm() take the lock itself: a C-level ``with``, where the
+        # condition's is two Python calls.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._inv: Invocation | None = None
         self._at = 0.0
         self._claimed = False
@@ -158,7 +177,7 @@ class Watchdog:
         self._thread: threading.Thread | None = None
 
     def arm(self, inv: Invocation, at: float) -> None:
-        with self._cond:
+        with self._lock:
             self._inv, self._at = inv, at
             if self._thread is None:
                 self._thread = start_thread(self._watch, "aiolambda-watchdog")
@@ -166,7 +185,7 @@ class Watchdog:
                 self._cond.notify()
 
     def disarm(self) -> None:
-        with self._cond:
+        with self._lock:
             while self._claimed:
                 # Too late: the watchdog answers for this invocation and retires the
                 # process; the handler's result must not be posted as well.
