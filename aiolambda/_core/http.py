@@ -282,8 +282,7 @@ class ResponseParser:
         with header names seen before. Anything less plain (partial data, 1xx, chunked,
         ``Connection``, repeated or new header names) returns None without
         touching the parser's state, and the general path decides, so this path accepts
-        nothing the general one would refuse. Bytes after the body (a pipelined
-        response) become :attr:`trailing`, as on the general path.
+        nothing the general one would refuse.
         """
         end = data.find(b"\r\n\r\n")
         if end < 0 or end > MAX_HEAD_BYTES or not data.startswith(b"HTTP/1.1 "):
@@ -315,15 +314,16 @@ class ResponseParser:
         if length is None or not (length.isdigit() and length.isascii()) or len(length) > 18:
             return None
         start = end + 4
-        stop = start + int(length)
-        if len(data) < stop:
+        size = int(length)
+        if len(data) - start < size:
             return None
         self._state = _DONE
         self._status = status
         self._headers = fields
-        if len(data) > stop:  # a pipelined response follows: the next parser's
-            self.trailing = data[stop:]
-            return HttpResponse(status, fields, data[start:stop])
+        if len(data) - start > size:
+            # The start of the next response (pipelined requests), kept for it.
+            self.trailing = data[start + size :]
+            return HttpResponse(status, fields, data[start : start + size])
         return HttpResponse(status, fields, data[start:])
 
     def feed_eof(self) -> HttpResponse:

@@ -51,7 +51,7 @@ def test_what_the_general_parser_refuses_is_refused_whole_too(data: bytes) -> No
 @pytest.mark.parametrize(
     "data",
     [
-        NEXT + b"junk",  # bytes after the response: left to the general path
+        NEXT + b"junk",  # bytes after the response: kept for the next one
         NEXT[:-1],  # incomplete body
         NEXT.replace(b"Content-Length: 2", b"Transfer-Encoding: chunked").replace(
             b"{}", b"2\r\n{}\r\n0\r\n\r\n"
@@ -68,3 +68,16 @@ def test_less_plain_responses_take_the_general_path(data: bytes) -> None:
         assert result is None
     else:
         assert result is not None and result.body == b"{}"
+
+
+def test_two_pipelined_responses_in_one_read_parse_as_split() -> None:
+    accepted = (
+        b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+    )
+    ResponseParser().feed(NEXT)
+    first = ResponseParser()
+    assert first.feed(accepted + NEXT) == byte_by_byte(accepted)
+    assert first.trailing == NEXT
+    second = ResponseParser()
+    assert second.feed(first.trailing) == byte_by_byte(NEXT)
+    assert second.trailing == b""
