@@ -215,6 +215,7 @@ class RieFunction:
         self._changed = threading.Condition()
         self._reader: threading.Thread | None = None
         self.port = 0
+        self.api_port = 0
 
     @property
     def url(self) -> str:
@@ -246,6 +247,7 @@ class RieFunction:
 
     def _start(self) -> RieFunction:
         self.port = free_port()
+        self.api_port = free_port()  # RIE's Runtime API, for a test that proxies it
         env = lambda_environ(
             handler=self.handler,
             task_root=str(self.task_root),
@@ -264,7 +266,7 @@ class RieFunction:
                 "--runtime-interface-emulator-address",
                 f"127.0.0.1:{self.port}",
                 "--runtime-api-address",
-                f"127.0.0.1:{free_port()}",
+                f"127.0.0.1:{self.api_port}",
                 *self._command(),
             ],
             cwd=self.task_root,
