@@ -52,8 +52,9 @@ class PipeServer:
     mode: str
     events: list[str]
     on_pipelined_next: object = None
+    too_large: frozenset[str] = frozenset()  # their /response gets 413
     requests: list[Request] = field(default_factory=list)
-    answers: dict[str, list[bytes]] = field(default_factory=dict)
+    answers: dict[str, list[object]] = field(default_factory=dict)
     delivered: list[str] = field(default_factory=list)
     connections: int = 0
     all_answered: threading.Event = field(default_factory=threading.Event)
@@ -139,9 +140,11 @@ class PipeServer:
                 + event
             )
         request_id = path.rsplit("/", 2)[-2]
+        if request_id in self.too_large and path.endswith("/response"):
+            return _simple(413, b'{"errorMessage":"too large"}')
         with self._lock:
             answers = self.answers.setdefault(request_id, [])
-            answers.append(body if method == "POST" and path.endswith("/response") else b"error")
+            answers.append(body if path.endswith("/response") else json.loads(body)["errorType"])
             if len(self.answers) == len(self.delivered) and not self.events:
                 self.all_answered.set()
         return _simple(202 if len(answers) == 1 else 400, b'{"status":"OK"}')
@@ -240,3 +243,23 @@ def test_sigterm_after_the_get_went_out_ahead_takes_the_event_it_brings() -> Non
     # Stopping: the second answer went out on its own, and no GET followed it.
     assert server.pipelined_nexts() == 1
     assert [r.path for r in server.requests].count(p.NEXT_PATH) == 2
+
+
+def test_a_request_while_the_get_is_out_ahead_goes_on_a_connection_of_its_own() -> None:
+    """A 413 for a pipelined answer: the error follows on another connection (the GET
+    behind the answer may be pending on the first), and the GET still brings the
+    next event."""
+    ids = [f"req-413-{i}" for i in range(3)]
+    server = PipeServer("accept", list(ids), too_large=frozenset({ids[1]}))
+    proc = _start(server)
+    try:
+        assert server.all_answered.wait(WAIT_S), (server.requests, proc.poll())
+    finally:
+        code, out = _stop(proc)
+        server.close()
+    assert code == 0, out
+    assert server.delivered == ids
+    echo = {i: [json.dumps({"id": i}, separators=(",", ":")).encode()] for i in ids}
+    assert server.answers == {**echo, ids[1]: [p.FUNCTION_RESPONSE_TOO_LARGE]}
+    assert server.connections == 2
+    assert server.pipelined_nexts() == len(ids), server.requests
