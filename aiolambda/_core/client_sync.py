@@ -33,6 +33,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
 _USER_AGENT: Final = f"aiolambda/{__version__}"
+# A response's first read: 64 KiB stays below malloc's mmap threshold, where 256 KiB
+# costs an mmap, an mremap and a munmap per read. The reads after it (a body too big
+# for one) take 256 KiB at a time.
+_FIRST_RECV_BYTES: Final = 64 * 1024
 _RECV_BYTES: Final = 256 * 1024
 
 
@@ -119,13 +123,15 @@ class BlockingConnection:
         give_up: Interruption | None,
         ahead: bool,
     ) -> HttpResponse:
+        size = _FIRST_RECV_BYTES
         while True:
             if give_up is not None and not parser.started:
                 give_up.wait(sock)
-            data = sock.recv(_RECV_BYTES)
+            data = sock.recv(size)
             response = parser.feed_eof() if not data else parser.feed(data)
             if response is not None:
                 break
+            size = _RECV_BYTES
         if data and parser.keep_alive and (ahead or not parser.trailing):
             if ahead:
                 # The bytes after this response begin the response to the GET ahead.
