@@ -42,7 +42,7 @@ from aiolambda._core.errors import (
     from_exception,
     from_fault,
 )
-from aiolambda._core.exchange import InvalidInvocation, Invocation, parse_invocation
+from aiolambda._core.exchange import InvalidInvocation, Invocation, Pipelining, parse_invocation
 from aiolambda._core.handler import Handler
 from aiolambda._core.logs import LogSink
 from aiolambda._core.outcomes import (
@@ -80,8 +80,15 @@ class Handoff:
         self.result = result
 
 
+# Results no loop is needed for, known by their exact type: no attribute lookup that
+# fails (and raises inside) on every invocation.
+_PLAIN_RESULTS: Final = frozenset({dict, list, str, bytes, int, float, bool, type(None)})
+
+
 def needs_loop_to_finish(result: object) -> bool:
     """An awaitable or a streamed response: only the asyncio driver can finish it."""
+    if type(result) in _PLAIN_RESULTS:
+        return False
     return isinstance(result, (CoroutineType, AsyncGeneratorType, StreamingResponse)) or hasattr(
         type(result), "__await__"
     )
@@ -146,11 +153,23 @@ class Watchdog:
     new point (deadlines usually grow from one invocation to the next).
     """
 
-    __slots__ = ("_at", "_claimed", "_cond", "_inv", "_on_expiry", "_sleeping_until", "_thread")
+    __slots__ = (
+        "_at",
+        "_claimed",
+        "_cond",
+        "_inv",
+        "_lock",
+        "_on_expiry",
+        "_sleeping_until",
+        "_thread",
+    )
 
     def __init__(self, on_expiry: Callable[[Invocation], None]) -> None:
         self._on_expiry = on_expiry
-        self._cond = threading.Condition(threading.Lock())
+        # arm() and disarm() take the lock itself: a C-level ``with``, where the
+        # condition's is two Python calls.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._inv: Invocation | None = None
         self._at = 0.0
         self._claimed = False
@@ -158,7 +177,7 @@ class Watchdog:
         self._thread: threading.Thread | None = None
 
     def arm(self, inv: Invocation, at: float) -> None:
-        with self._cond:
+        with self._lock:
             self._inv, self._at = inv, at
             if self._thread is None:
                 self._thread = start_thread(self._watch, "aiolambda-watchdog")
@@ -166,7 +185,7 @@ class Watchdog:
                 self._cond.notify()
 
     def disarm(self) -> None:
-        with self._cond:
+        with self._lock:
             while self._claimed:
                 # Too late: the watchdog answers for this invocation and retires the
                 # process; the handler's result must not be posted as well.
@@ -206,13 +225,15 @@ class SyncRuntime:
         self._retire = retire
         self._stopping = False
         self._exit_code = EXIT_OK
+        # Off for good once the Runtime API refuses a GET /next sent with an answer.
+        self._pipeline = Pipelining(config.pipeline)
         self.invoker = SyncInvoker(
             config, handler, redact=redact, log_writer=sink.write_raw, on_expiry=self._expired
         )
 
-    def _client(self) -> SyncRuntimeAPIClient:
+    def _client(self, pipeline: Pipelining | None = None) -> SyncRuntimeAPIClient:
         return SyncRuntimeAPIClient(
-            self._config.runtime_api_host, self._config.runtime_api_port, self._redact
+            self._config.runtime_api_host, self._config.runtime_api_port, self._redact, pipeline
         )
 
     def serve(self, *, on_init_complete: Callable[[], int] | None = None) -> int | Handoff:
@@ -227,13 +248,14 @@ class SyncRuntime:
         waker.setblocking(False)
         previous_fd = _set_wakeup_fd(waker.fileno())
         give_up = Interruption(wake, lambda: self._stopping, _HANDED_OUT_GRACE_S)
-        client = self._client()
+        client = self._client(self._pipeline)
         try:
             if self._config.enable_sigterm and not self._register_sigterm_extension():
                 return self._exit_code
             if on_init_complete is not None and (code := on_init_complete()):
                 return code
-            while not self._stopping:
+            # A GET /next sent ahead is read even when stopping: an event may be in it.
+            while not self._stopping or client.ahead:
                 response = client.next_invocation(give_up)
                 try:
                     inv = parse_invocation(response)
@@ -245,7 +267,7 @@ class SyncRuntime:
                     return outcome
                 if isinstance(outcome, ProcessExit):
                     return outcome.status  # unanswered: Lambda says Runtime.ExitError
-                self._answer(client, inv, outcome)
+                self._answer(client, inv, outcome, then_next=not self._stopping)
                 leave()
         except Abandoned:
             pass  # SIGTERM while waiting on /next
@@ -276,17 +298,25 @@ class SyncRuntime:
         self._stopping = True  # a wait on /next wakes up through the wake-up fd
 
     def _answer(
-        self, client: SyncRuntimeAPIClient, inv: Invocation, outcome: Response | ErrorReport
+        self,
+        client: SyncRuntimeAPIClient,
+        inv: Invocation,
+        outcome: Response | ErrorReport,
+        *,
+        then_next: bool,
     ) -> None:
+        """Post ``outcome``; ``then_next``: with ``GET /next`` in the same write."""
         try:
             if isinstance(outcome, Response):
                 if len(outcome.body) <= p.MAX_PAYLOAD_BYTES:
-                    status = client.post_response(inv, outcome.body, outcome.content_type)
+                    status = client.post_response(
+                        inv, outcome.body, outcome.content_type, then_next=then_next
+                    )
                     if status != p.STATUS_PAYLOAD_TOO_LARGE:
                         return
                 outcome = too_large(inv, len(outcome.body))
             log_error(self._sink, outcome, json=self._json_logs)
-            client.post_error(inv, outcome)
+            client.post_error(inv, outcome, then_next=then_next)
         except RuntimeAPIError:
             raise
         except Exception:
