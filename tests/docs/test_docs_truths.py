@@ -94,10 +94,9 @@ HEADER = {
     "commit": r"at commit `[0-9a-f]{7,}",
     "date": r"\d{4}-\d{2}-\d{2} \d{2}:\d{2} UTC",
     "machine": r"Python 3\.\d+\.\d+, [^;]+, \d+ vCPUs, Linux \S+",
-    # At the start and the end (concurrency.md of 9c1f0e6 gives only the end; its next run both).
-    "load": r"load average \d+\.\d (?:at the start, \d+\.\d )?at the end",
+    "load": r"load average \d+\.\d at the start, \d+\.\d at the end",
 }
-META = ("command", "commit", "date", "python", "cpu", "vcpus", "kernel")
+META = ("command", "commit", "date", "python", "cpu", "vcpus", "kernel", "load_start", "load_end")
 
 
 def results_quoted(text: str) -> list[str]:
