@@ -1,8 +1,11 @@
-"""Pipelined ``/next`` under AWS's RIE: used on every invocation, and every answer right.
+"""Pipelined ``/next`` under AWS's RIE, on both drivers: used on every invocation, and
+every answer right.
 
 A proxy between the runtime and RIE's Runtime API (``tests.wire_proxy``) shows from
-outside that each answer and the next ``GET /next`` reach the wire in one write, on one
-connection; RIE, built from Lambda's own Go code, answers every invocation correctly.
+outside that each answer (``/response`` and ``/error``) and the next ``GET /next`` reach
+the wire in one write, on one connection; RIE, built from Lambda's own Go code, answers
+every invocation correctly. An ``async def`` handler runs on the asyncio driver whatever
+the tier's ``driver``; the sync one is pinned to the sync driver.
 """
 
 from __future__ import annotations
@@ -10,15 +13,23 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pytest
+
 from aiolambda._core import protocol as p
 from tests.conformance.conftest import RieFunction, rie_function
 from tests.wire_proxy import WireProxy
 
 N = 25
 
+HANDLERS = pytest.mark.parametrize(
+    ("handler", "driver_env"),
+    [("app.echo_or_fail", []), ("sync_echo.echo_or_fail", ["AIOLAMBDA_DRIVER=sync"])],
+    ids=["asyncio-driver", "sync-driver"],
+)
 
-def _run(rie: Path, **env: str) -> WireProxy:
-    """Invoke ``app.echo_or_fail`` N times through the proxy; check every reply."""
+
+def _run(rie: Path, handler: str, driver_env: list[str], **env: str) -> WireProxy:
+    """Invoke ``handler`` (an ``echo_or_fail``) N times through the proxy; check every reply."""
     functions: list[RieFunction] = []
     request_ids = []
     with WireProxy(lambda: ("127.0.0.1", functions[0].api_port)) as proxy:
@@ -27,13 +38,14 @@ def _run(rie: Path, **env: str) -> WireProxy:
         command = [
             "env",
             f"AWS_LAMBDA_RUNTIME_API={proxy.address}",
+            *driver_env,
             *(f"{k}={v}" for k, v in env.items()),
             sys.executable,
             "-m",
             "aiolambda",
-            "app.echo_or_fail",
+            handler,
         ]
-        with rie_function(rie, "app.echo_or_fail", command=command) as function:
+        with rie_function(rie, handler, command=command) as function:
             functions.append(function)
             for n in range(N):
                 fail = n % 5 == 4
@@ -49,8 +61,11 @@ def _run(rie: Path, **env: str) -> WireProxy:
     return proxy
 
 
-def test_each_answer_carries_the_next_get_on_one_connection(rie: Path) -> None:
-    proxy = _run(rie)
+@HANDLERS
+def test_each_answer_carries_the_next_get_on_one_connection(
+    rie: Path, handler: str, driver_env: list[str]
+) -> None:
+    proxy = _run(rie, handler, driver_env)
     requests = proxy.requests()
     nexts = [r for r in requests if r[1] == p.NEXT_PATH]
     answers = [r for r in requests if r[1].endswith(("/response", "/error"))]
@@ -64,8 +79,9 @@ def test_each_answer_carries_the_next_get_on_one_connection(rie: Path) -> None:
         assert paths[0].endswith(("/response", "/error")), paths
 
 
-def test_the_switch_turns_it_off(rie: Path) -> None:
-    proxy = _run(rie, AIOLAMBDA_PIPELINE="0")
+@HANDLERS
+def test_the_switch_turns_it_off(rie: Path, handler: str, driver_env: list[str]) -> None:
+    proxy = _run(rie, handler, driver_env, AIOLAMBDA_PIPELINE="0")
     assert proxy.pipelined() == []
     # One GET per invocation; the one after the last answer may not be out yet.
     assert len([r for r in proxy.requests() if r[1] == p.NEXT_PATH]) in (N, N + 1)

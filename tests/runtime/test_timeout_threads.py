@@ -11,7 +11,12 @@ from typing import Any
 from aiolambda._core import executors
 from tests.runtime.harness import running
 
-MARGIN = {"AIOLAMBDA_TIMEOUT_MARGIN_MS": "400"}
+# The margin is capped at a quarter of the time left: with a 2 s timeout the handler is
+# cancelled at 1.5 s and the Function.Timeout has 0.5 s to reach the emulator before it
+# times the invocation out (1 s gave 0.25 s, too little when 40 threads start on a
+# loaded machine: Sandbox.Timedout).
+TIMEOUT_S = 2.0
+MARGIN = {"AIOLAMBDA_TIMEOUT_MARGIN_MS": "500"}
 # More blocked calls than the default executor has threads (min(32, CPUs + 4)).
 BLOCKED = 40
 
@@ -31,7 +36,7 @@ async def test_next_invocation_answers_while_the_timed_out_ones_threads_stay_blo
         return await asyncio.to_thread(lambda: "ok")
 
     try:
-        async with running(handler, transport=transport, timeout=1.0, env=MARGIN) as r:
+        async with running(handler, transport=transport, timeout=TIMEOUT_S, env=MARGIN) as r:
             blocked = await r.emu.invoke(b'"block"')
             assert blocked.json()["errorType"] == "Function.Timeout"
             nxt = await r.emu.invoke(b'"next"')
@@ -64,7 +69,7 @@ async def test_queued_jobs_of_other_invocations_move_to_the_fresh_pool(transport
 
     try:
         async with running(
-            handler, transport=transport, timeout=1.0, env=MARGIN, concurrency=2
+            handler, transport=transport, timeout=TIMEOUT_S, env=MARGIN, concurrency=2
         ) as r:
             blocked = r.emu.submit(b'"block"')
             # a later deadline than the blocked invocation's, so it is not cancelled with it
@@ -85,7 +90,7 @@ async def test_environment_retires_once_abandoned_threads_pile_up(transport: str
         await asyncio.gather(*(asyncio.to_thread(gate.wait) for _ in range(BLOCKED)))
 
     try:
-        async with running(handler, transport=transport, timeout=1.0, env=MARGIN) as r:
+        async with running(handler, transport=transport, timeout=TIMEOUT_S, env=MARGIN) as r:
             messages = []
             # each timeout abandons one pool's worth of threads; the bound is passed within
             # MAX_ABANDONED_THREADS / 1 + 1 timeouts at the latest
@@ -114,7 +119,7 @@ async def test_a_stream_cut_at_its_deadline_does_not_starve_the_next_invocation(
         yield await asyncio.to_thread(lambda: b" done")
 
     try:
-        async with running(handler, transport=transport, timeout=1.0, env=MARGIN) as r:
+        async with running(handler, transport=transport, timeout=TIMEOUT_S, env=MARGIN) as r:
             cut = await r.emu.invoke(b'"block"')
             assert cut.error_type == "Function.Timeout"
             nxt = await r.emu.invoke(b'"next"')
