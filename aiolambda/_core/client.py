@@ -25,6 +25,7 @@ from aiolambda._core.exchange import (
     parse_invocation,
     settle,
     snippet,
+    unreachable,
 )
 from aiolambda._core.transport import Connection, HttpResponse, TransportError
 from aiolambda._core.transport_lean import LeanConnection
@@ -133,10 +134,7 @@ class RuntimeAPIClient:
                         log.error("streaming the response of %s failed: %s", inv.request_id, exc)
                         return 0
                     if attempt + 1 == MAX_ATTEMPTS:
-                        raise RuntimeAPIError(
-                            f"POST {path}: Runtime API unreachable after {MAX_ATTEMPTS} "
-                            f"attempts: {exc}"
-                        ) from exc
+                        raise unreachable("POST", path, exc) from exc
                     if delay := backoff(attempt + 1):
                         await asyncio.sleep(delay)
             raise AssertionError("unreachable")
@@ -237,10 +235,7 @@ class RuntimeAPIClient:
                     # Perhaps a server that hangs up on a second request in one write.
                     self._pipeline.refuse(str(exc))
                 if attempt + 1 == MAX_ATTEMPTS:
-                    raise RuntimeAPIError(
-                        f"{method} {path}: Runtime API unreachable after {MAX_ATTEMPTS} "
-                        f"attempts: {exc}"
-                    ) from exc
+                    raise unreachable(method, path, exc) from exc
                 if delay := backoff(attempt + 1):
                     await asyncio.sleep(delay)
                 log.debug("retrying %s %s after: %s", method, path, exc)

@@ -25,6 +25,7 @@ from aiolambda._core.exchange import (
     log,
     settle,
     snippet,
+    unreachable,
 )
 from aiolambda._core.http import HttpParseError, HttpResponse, RequestEncoder, ResponseParser
 from aiolambda._core.transport import TransportError
@@ -365,10 +366,7 @@ class SyncRuntimeAPIClient:
                     # Perhaps a server that hangs up on a second request in one write.
                     self._pipeline.refuse(str(exc))
                 if attempt + 1 == MAX_ATTEMPTS:
-                    raise RuntimeAPIError(
-                        f"{method} {path}: Runtime API unreachable after {MAX_ATTEMPTS} "
-                        f"attempts: {exc}"
-                    ) from exc
+                    raise unreachable(method, path, exc) from exc
                 if delay := backoff(attempt + 1):
                     time.sleep(delay)
             finally:

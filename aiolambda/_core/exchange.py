@@ -54,6 +54,13 @@ class Pipelining:
             log.debug("the Runtime API refused a pipelined /next (%s); not pipelining", why)
 
 
+def unreachable(method: str, path: str, last: Exception) -> RuntimeAPIError:
+    """The error once every attempt at ``method path`` failed (``raise … from last``)."""
+    return RuntimeAPIError(
+        f"{method} {path}: Runtime API unreachable after {MAX_ATTEMPTS} attempts: {last}"
+    )
+
+
 def snippet(body: bytes, redact: Redactor) -> str:
     """The start of an error body for a log line, credentials redacted before the cut."""
     return redact(body[:_SNIPPET_SCAN_BYTES].decode("utf-8", "replace"))[:200]
